@@ -1,0 +1,1 @@
+"""The tokentrace correlation backend: OTLP ingest into DuckDB and the token API."""
