@@ -1,0 +1,58 @@
+"""The DuckDB database file: one connection per process, shared by the writer and readers."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from tokentrace_backend.storage.migrations import apply_migrations
+
+
+class Database:
+    """Opens (creating if needed) a tokentrace DuckDB file and brings its schema up to date.
+
+    DuckDB wants one connection per process; threads each take a ``cursor()`` of it. All
+    writes go through the single :class:`~tokentrace_backend.storage.writer.SpanWriter`;
+    everything else reads through :meth:`reader`.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._connection = duckdb.connect(str(self.path))
+        self._closed = False
+        self._lock = threading.Lock()
+        apply_migrations(self._connection)
+
+    @contextmanager
+    def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor for read queries, usable from any thread; closed on exit."""
+        cursor = self.cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A new cursor of the process's connection (the writer keeps one for itself)."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError(f"database {self.path} is closed")
+            return self._connection.cursor()
+
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into the database file."""
+        with self.reader() as cursor:
+            cursor.execute("CHECKPOINT")
+
+    def close(self) -> None:
+        """Close the connection (idempotent). Committed data is already durable."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._connection.close()
