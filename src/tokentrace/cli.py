@@ -12,6 +12,8 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from tokentrace._hash_command import add_command as add_hash_command
+
 Handler = Callable[[argparse.Namespace], int]
 
 
@@ -21,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="API tokens as first-class citizens of OpenTelemetry traces.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    add_hash_command(subparsers)
     _add_backend_commands(subparsers)
     return parser
 

@@ -1,0 +1,106 @@
+"""What a request's credential tells the trace: its fingerprint and the claims around it.
+
+Framework-neutral; the adapters call :meth:`TokenAnalyzer.analyze` with a header lookup
+and the query string, and put the resulting attributes on the request's SERVER span.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry.util.types import AttributeValue
+
+from tokentrace import attributes as attr
+from tokentrace._extract import Credential, HeaderLookup, extract_credential
+from tokentrace._fingerprint import Fingerprinter
+from tokentrace._jwt import read_claims
+from tokentrace._owner import CachedOwnerResolver
+from tokentrace._settings import Settings
+
+
+@dataclass
+class TokenInfo:
+    """A request's credential, reduced to what may leave the process."""
+
+    token_id: str | None  # None: no token, or an unusable (malformed) credential
+    malformed: bool
+    expires_at: int | None
+    claims: Mapping[str, Any]
+    span_attributes: dict[str, AttributeValue] = field(default_factory=dict)
+    secret: str = field(default="", repr=False)  # the raw token: in-process only
+
+    def secrets(self) -> tuple[str, ...]:
+        """Raw values to keep out of any text tokentrace writes (the token, Basic parts)."""
+        if not self.secret:
+            return ()
+        return (self.secret, *self.secret.split(":", 1)[1:])
+
+    @property
+    def has_token(self) -> bool:
+        return self.token_id is not None
+
+
+NO_TOKEN = TokenInfo(token_id=None, malformed=False, expires_at=None, claims={})
+
+
+class TokenAnalyzer:
+    """Turns a request's credential into span attributes (fingerprints, never the token)."""
+
+    def __init__(self, settings: Settings, fingerprinter: Fingerprinter) -> None:
+        self.settings = settings
+        self.fingerprinter = fingerprinter
+        self._owners = (
+            CachedOwnerResolver(settings.owner_resolver) if settings.owner_resolver else None
+        )
+
+    def analyze(self, header: HeaderLookup, query_string: str) -> TokenInfo:
+        credential = extract_credential(self.settings.sources, header, query_string)
+        if credential is None:
+            return NO_TOKEN
+        return self.describe(credential)
+
+    def describe(self, credential: Credential) -> TokenInfo:
+        values: dict[str, AttributeValue] = {attr.TOKEN_SOURCE: credential.source}
+        if credential.scheme:
+            values[attr.TOKEN_SCHEME] = credential.scheme
+        if credential.malformed:
+            return TokenInfo(None, True, None, {}, values)
+        token_id = self.fingerprinter.fingerprint(credential.secret)
+        values[attr.TOKEN_ID] = token_id
+        values[attr.TOKEN_KEY_ID] = self.fingerprinter.key_id
+        claims = read_claims(credential.secret)
+        expires_at = None
+        raw_claims: Mapping[str, Any] = {}
+        if claims is None:
+            values[attr.TOKEN_KIND] = "opaque"
+            subject = credential.basic_user
+        else:
+            values[attr.TOKEN_KIND] = "jwt"
+            raw_claims = claims.raw
+            expires_at = claims.expires_at
+            subject = claims.subject
+            if claims.client_id:
+                values[attr.TOKEN_CLIENT_ID] = claims.client_id
+            if claims.issuer:
+                values[attr.TOKEN_ISSUER] = claims.issuer
+            if claims.expires_at is not None:
+                values[attr.TOKEN_EXPIRES_AT] = claims.expires_at
+            if claims.issued_at is not None:
+                values[attr.TOKEN_ISSUED_AT] = claims.issued_at
+            if claims.scopes:
+                values[attr.TOKEN_SCOPES] = list(claims.scopes)
+        if subject:
+            values[attr.TOKEN_SUBJECT] = (
+                subject if self.settings.subject_plain else self.fingerprinter.fingerprint(subject)
+            )
+        if self._owners is not None:
+            owner = self._owners.resolve(token_id, raw_claims)
+            if owner is not None:
+                values[attr.TOKEN_OWNER] = owner.owner
+                if owner.owner_type:
+                    values[attr.TOKEN_OWNER_TYPE] = owner.owner_type
+                if owner.name:
+                    values[attr.TOKEN_NAME] = owner.name
+        return TokenInfo(token_id, False, expires_at, raw_claims, values, credential.secret)

@@ -1,0 +1,213 @@
+"""``tokentrace.ASGIMiddleware``: tokens on the SERVER span of any ASGI app.
+
+Built on contrib's ``OpenTelemetryMiddleware``, which it wraps (``self.app``), so that
+FastAPI's native telemetry, which looks for that class in the middleware stack, steps
+aside. Three cases, one tagged SERVER span each:
+
+1. nothing else opens a server span: the request goes through the OTel middleware, with
+   token-bearing query parameters already redacted in the scope it reads;
+2. contrib instrumentation (``FastAPIInstrumentor``) already opened one: tag it, and
+   scrub the URL and header attributes it recorded;
+3. FastAPI native telemetry: inside the stack it sees the OTel middleware and stands
+   down; wrapping a FastAPI app from outside, tokentrace marks the scope as handled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from opentelemetry import context, trace
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+from opentelemetry.trace import Span
+from opentelemetry.util.http import (
+    OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS,
+    get_custom_headers,
+)
+
+from tokentrace._failsafe import log_internal_error
+from tokentrace._fingerprint import Fingerprinter
+from tokentrace._redact import redact_query_bytes, scrub_span
+from tokentrace._request import RequestState, current_request, enter, leave, write_outcome
+from tokentrace._settings import OwnerResolver
+from tokentrace._tagging import RequestTagger, is_server_span
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_FASTAPI_TELEMETRY_KEY = "fastapi.telemetry"
+_RAW_QUERY = "query_string"
+
+
+def _header_lookup(scope: Scope) -> Callable[[str], str | None]:
+    headers = scope.get("headers") or ()
+
+    def lookup(name: str) -> str | None:
+        wanted = name.encode("latin-1")
+        for key, value in headers:
+            if key.lower() == wanted:
+                return bytes(value).decode("latin-1")
+        return None
+
+    return lookup
+
+
+class ASGIMiddleware:
+    """Tag each HTTP request's SERVER span with the token's fingerprint and auth outcome.
+
+    ``app.add_middleware(tokentrace.ASGIMiddleware)`` or ``ASGIMiddleware(app)``.
+    Options: ``sources`` (``"header:authorization,query:api_key,cookie:session"``),
+    ``propagate`` (token id in W3C baggage to downstream calls), ``accept_baggage``
+    (trust a token id arriving in baggage when the request has no token of its own: turn
+    off on an internet-facing edge), ``subject_plain``, ``owner_resolver``, ``fingerprinter``;
+    any other keyword goes to contrib's ``OpenTelemetryMiddleware``
+    (``tracer_provider``, ``excluded_urls``, ``http_capture_headers_server_request``, ...).
+    Websocket and lifespan scopes pass through untouched.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        sources: str | list[str] | tuple[str, ...] | None = None,
+        propagate: bool | None = None,
+        accept_baggage: bool = True,
+        subject_plain: bool | None = None,
+        owner_resolver: OwnerResolver | None = None,
+        fingerprinter: Fingerprinter | None = None,
+        tracer_provider: trace.TracerProvider | None = None,
+        http_capture_headers_sanitize_fields: list[str] | None = None,
+        **otel_options: Any,
+    ) -> None:
+        self._tagger = RequestTagger(
+            sources=sources,
+            propagate=propagate,
+            accept_baggage=accept_baggage,
+            subject_plain=subject_plain,
+            owner_resolver=owner_resolver,
+            fingerprinter=fingerprinter,
+            tracer_provider=tracer_provider,
+        )
+        settings = self._tagger.settings
+        self._params = settings.redact_query_params
+        self._headers = settings.sensitive_headers
+        sanitize = set(
+            http_capture_headers_sanitize_fields
+            or get_custom_headers(OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS)
+            or []
+        )
+        self._inner = app
+        # ``app`` is the attribute FastAPI's native telemetry follows to find contrib.
+        self.app = OpenTelemetryMiddleware(
+            self._instrumented,
+            tracer_provider=tracer_provider,
+            http_capture_headers_sanitize_fields=sorted(sanitize | self._headers),
+            **otel_options,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._inner(scope, receive, send)
+            return
+        try:
+            state = self._tagger.begin(
+                _header_lookup(scope), bytes(scope.get(_RAW_QUERY) or b"").decode("latin-1")
+            )
+            existing = trace.get_current_span()
+            owned = not is_server_span(existing)
+            if owned:
+                self._hide_raw_values(scope, state)
+        except Exception as error:
+            log_internal_error("ASGI request analysis", error)
+            await self._inner(scope, receive, send)
+            return
+        reset = enter(state)
+        try:
+            if owned:
+                await self.app(scope, receive, send)
+            else:
+                await self._run(state, existing, scope, receive, send, scrub=True)
+        finally:
+            leave(reset)
+            if owned:
+                self._restore_raw_values(scope, state)
+
+    def _hide_raw_values(self, scope: Scope, state: RequestState) -> None:
+        raw = scope.get(_RAW_QUERY)
+        if raw:
+            redacted = redact_query_bytes(bytes(raw), self._params)
+            if redacted is not raw:
+                state.saved[_RAW_QUERY] = raw
+                scope[_RAW_QUERY] = redacted
+        if _FASTAPI_TELEMETRY_KEY not in scope:
+            # A FastAPI app inside would otherwise open a second SERVER span.
+            state.saved[_FASTAPI_TELEMETRY_KEY] = True
+            scope[_FASTAPI_TELEMETRY_KEY] = None
+
+    @staticmethod
+    def _restore_raw_values(scope: Scope, state: RequestState) -> None:
+        if _RAW_QUERY in state.saved:
+            scope[_RAW_QUERY] = state.saved[_RAW_QUERY]
+        if state.saved.get(_FASTAPI_TELEMETRY_KEY):
+            scope.pop(_FASTAPI_TELEMETRY_KEY, None)
+
+    async def _instrumented(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Called by the OTel middleware inside its SERVER span (case 1)."""
+        state = current_request()
+        if state is None:  # not reached through __call__: nothing to add
+            await self._inner(scope, receive, send)
+            return
+        if _RAW_QUERY in state.saved:
+            scope[_RAW_QUERY] = state.saved[_RAW_QUERY]  # the app sees the real query
+        await self._run(state, trace.get_current_span(), scope, receive, send, scrub=False)
+
+    async def _run(
+        self,
+        state: RequestState,
+        span: Span,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        *,
+        scrub: bool,
+    ) -> None:
+        try:
+            detach = self._tagger.tag(state, span)
+            if scrub:
+                scrub_span(span, self._params, self._headers)
+            tagged_send = self._tagged_send(state, span, send, scrub=scrub)
+        except Exception as error:
+            log_internal_error("ASGI span tagging", error)
+            await self._inner(scope, receive, send)
+            return
+        try:
+            await self._inner(scope, receive, tagged_send)
+        finally:
+            if detach is not None:
+                context.detach(detach)  # type: ignore[arg-type]
+            if scrub:
+                self._scrub_safely(span)
+
+    def _tagged_send(self, state: RequestState, span: Span, send: Send, *, scrub: bool) -> Send:
+        async def tagged_send(message: Message) -> None:
+            kind = message["type"]
+            if kind == "http.response.start":
+                try:
+                    write_outcome(state, int(message["status"]))
+                except Exception as error:
+                    log_internal_error("ASGI auth outcome", error)
+            elif scrub and kind == "http.response.body" and not message.get("more_body"):
+                # Response headers were recorded at start; scrub before the span ends.
+                self._scrub_safely(span)
+            await send(message)
+
+        return tagged_send
+
+    def _scrub_safely(self, span: Span) -> None:
+        try:
+            scrub_span(span, self._params, self._headers)
+        except Exception as error:
+            log_internal_error("ASGI attribute scrubbing", error)

@@ -1,0 +1,66 @@
+"""The span processor: the token id onto every span started under a request, and no
+token-bearing URL on any span at creation.
+
+In this process the id comes from the request tokentrace is handling; in a downstream
+service it arrives in W3C baggage (``tokentrace.token.id``), which the OTel propagators
+carry on outgoing HTTP calls.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from opentelemetry import baggage
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+
+from tokentrace import attributes as attr
+from tokentrace._failsafe import log_internal_error
+from tokentrace._redact import scrub_attributes
+from tokentrace._request import current_request
+from tokentrace._sensitive import sensitive_headers, sensitive_query_params
+
+_TOKEN_ID_PATTERN: Final = re.compile(r"[0-9a-f]{32}")
+
+
+def baggage_token_id(context: Context | None) -> str | None:
+    """The token id in baggage, if it has the shape of one (baggage is caller-controlled)."""
+    value = baggage.get_baggage(attr.BAGGAGE_TOKEN_ID, context)
+    if isinstance(value, str) and _TOKEN_ID_PATTERN.fullmatch(value):
+        return value
+    return None
+
+
+class TokenSpanProcessor(SpanProcessor):
+    """Copies the request's token id onto each new span and scrubs URL attributes."""
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        try:
+            state = current_request()
+            if state is None:
+                token_id = baggage_token_id(parent_context)
+            elif state.token.token_id is not None:
+                token_id = state.token.token_id
+            else:
+                token_id = baggage_token_id(parent_context) if state.accept_baggage else None
+            if token_id is not None:
+                span.set_attribute(attr.TOKEN_ID, token_id)
+            span_attributes = span.attributes
+            if span_attributes:
+                changes = scrub_attributes(
+                    span_attributes, sensitive_query_params(), sensitive_headers()
+                )
+                if changes:
+                    span.set_attributes(changes)
+        except Exception as error:  # never break span creation
+            log_internal_error("span processor", error)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        return None
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True

@@ -1,0 +1,73 @@
+"""Per-request state shared by the adapters, the span processor and ``record_auth``.
+
+The state lives in a context variable, so ``record_auth`` called from the app's own auth
+code (a FastAPI dependency, a Flask ``before_request``, a Django backend) finds the
+request's SERVER span even when another span is current.
+"""
+
+from __future__ import annotations
+
+import time
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+from opentelemetry.trace import Span
+from opentelemetry.util.types import AttributeValue
+
+from tokentrace import attributes as attr
+from tokentrace._analysis import TokenInfo
+from tokentrace._outcome import AuthOutcome, infer_outcome
+
+
+@dataclass(eq=False)
+class RequestState:
+    """One request as tokentrace sees it."""
+
+    token: TokenInfo
+    accept_baggage: bool = True
+    span: Span | None = None
+    recorded: AuthOutcome | None = None
+    outcome_written: bool = False
+    saved: dict[str, object] = field(default_factory=dict)  # raw values hidden from the OTel layer
+
+
+_current: ContextVar[RequestState | None] = ContextVar("tokentrace_request", default=None)
+
+
+def current_request() -> RequestState | None:
+    """The request tokentrace is handling in this context, if any."""
+    return _current.get()
+
+
+def enter(state: RequestState) -> object:
+    return _current.set(state)
+
+
+def leave(reset_token: object) -> None:
+    _current.reset(reset_token)  # type: ignore[arg-type]
+
+
+def outcome_attributes(state: RequestState, status: int) -> dict[str, AttributeValue]:
+    """The outcome attributes to write when the response starts (empty if already known)."""
+    if state.recorded is not None or state.outcome_written:
+        return {}
+    token = state.token
+    outcome = infer_outcome(
+        status,
+        has_token=token.has_token,
+        malformed=token.malformed,
+        expires_at=token.expires_at,
+        now=time.time(),
+    )
+    if outcome is None:
+        return {}
+    return {attr.AUTH_OUTCOME: outcome.value, attr.AUTH_OUTCOME_SOURCE: "inferred"}
+
+
+def write_outcome(state: RequestState, status: int) -> None:
+    """Called once, when the response starts (before the OTel layer can end the span)."""
+    values = outcome_attributes(state, status)
+    state.outcome_written = True
+    span = state.span
+    if values and span is not None and span.is_recording():
+        span.set_attributes(values)

@@ -1,0 +1,75 @@
+"""The framework-neutral half of the middleware: from a request to a tagged span.
+
+The ASGI and WSGI adapters stay thin: they hand over a header lookup and the query
+string, and call these steps at the right moments of their protocol.
+"""
+
+from __future__ import annotations
+
+from opentelemetry import baggage, context, trace
+from opentelemetry.trace import Span, SpanKind
+
+from tokentrace import attributes as attr
+from tokentrace._analysis import TokenAnalyzer
+from tokentrace._extract import HeaderLookup
+from tokentrace._fingerprint import Fingerprinter, default_fingerprinter
+from tokentrace._request import RequestState
+from tokentrace._sensitive import register
+from tokentrace._settings import OwnerResolver, resolve_settings
+from tokentrace._setup import install_processor
+
+
+def is_server_span(span: Span) -> bool:
+    """Whether ``span`` is a live SERVER span opened by other instrumentation."""
+    return span.is_recording() and getattr(span, "kind", None) is SpanKind.SERVER
+
+
+class RequestTagger:
+    """Settings, fingerprints and the per-request steps shared by both adapters."""
+
+    def __init__(
+        self,
+        *,
+        sources: str | list[str] | tuple[str, ...] | None,
+        propagate: bool | None,
+        accept_baggage: bool,
+        subject_plain: bool | None,
+        owner_resolver: OwnerResolver | None,
+        fingerprinter: Fingerprinter | None,
+        tracer_provider: trace.TracerProvider | None,
+    ) -> None:
+        self.settings = resolve_settings(
+            sources=sources,
+            propagate=propagate,
+            accept_baggage=accept_baggage,
+            subject_plain=subject_plain,
+            owner_resolver=owner_resolver,
+        )
+        register(self.settings.redact_query_params, self.settings.sensitive_headers)
+        self.analyzer = TokenAnalyzer(self.settings, fingerprinter or default_fingerprinter())
+        self._tracer_provider = tracer_provider
+        self._processor_installed = install_processor(tracer_provider)
+
+    def begin(self, header: HeaderLookup, query_string: str) -> RequestState:
+        if not self._processor_installed:  # the app may set OpenTelemetry up after us
+            self._processor_installed = install_processor(self._tracer_provider)
+        return RequestState(
+            token=self.analyzer.analyze(header, query_string),
+            accept_baggage=self.settings.accept_baggage,
+        )
+
+    def tag(self, state: RequestState, span: Span) -> object | None:
+        """Put the token attributes on the request span and make the token id current
+        (baggage, for downstream calls). Returns the context token to detach, if any."""
+        state.span = span
+        values = state.token.span_attributes
+        if values and span.is_recording():
+            span.set_attributes(values)
+        token_id = state.token.token_id
+        if token_id is not None and self.settings.propagate:
+            return context.attach(baggage.set_baggage(attr.BAGGAGE_TOKEN_ID, token_id))
+        if token_id is None and not state.accept_baggage:
+            current = context.get_current()
+            if baggage.get_baggage(attr.BAGGAGE_TOKEN_ID, current) is not None:
+                return context.attach(baggage.remove_baggage(attr.BAGGAGE_TOKEN_ID, current))
+        return None
