@@ -1,0 +1,40 @@
+"""The correlation API application: ``create_api_app(database)``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, FastAPI
+
+from . import graph_router, tokens_router, traces_router
+from .auth import require_api_key
+from .database import ReadableDatabase
+from .errors import install_error_handlers
+from .settings import ApiSettings
+
+
+def create_api_app(
+    database: ReadableDatabase,
+    *,
+    api_key: str | None = None,
+    jaeger_url: str | None = None,
+) -> FastAPI:
+    """The FastAPI app serving ``/api/*`` (and ``/openapi.json``, always open).
+
+    ``api_key`` and ``jaeger_url`` fall back to ``TOKENTRACE_API_KEY`` and
+    ``TOKENTRACE_JAEGER_URL``. With a key, every ``/api`` request needs
+    ``Authorization: Bearer <key>``. Other routes (a dashboard, say) can be added to the
+    returned app.
+    """
+    app = FastAPI(
+        title="tokentrace correlation API",
+        summary="Which token did what, where it failed, and what it reached.",
+        version="1",
+    )
+    app.state.database = database
+    app.state.settings = ApiSettings.resolve(api_key, jaeger_url)
+    api = APIRouter(prefix="/api", dependencies=[Depends(require_api_key)])
+    api.include_router(tokens_router.router)
+    api.include_router(graph_router.router)
+    api.include_router(traces_router.router)
+    app.include_router(api)
+    install_error_handlers(app)
+    return app

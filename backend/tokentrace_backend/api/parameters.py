@@ -1,0 +1,82 @@
+"""Query and path parameters shared by the routers (FastAPI dependencies).
+
+Everything a client sends is validated here or by FastAPI before it reaches SQL, and it
+reaches SQL only as bound parameters.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Literal
+
+from fastapi import Depends, Path, Query
+
+from tokentrace_backend.queries import QueryFilters, Window
+from tokentrace_backend.queries.timestamps import ns_from_datetime
+
+from .errors import invalid_parameter
+from .time_parameters import DEFAULT_WINDOW, parse_instant
+
+AuthOutcome = Literal[
+    "success",
+    "missing",
+    "malformed",
+    "invalid",
+    "expired",
+    "revoked",
+    "insufficient_scope",
+    "forbidden",
+    "rate_limited",
+    "error",
+]
+
+HEX_ID_32 = r"^[0-9a-fA-F]{32}$"
+MAX_LIMIT = 1_000
+
+TokenId = Annotated[
+    str, Path(pattern=HEX_ID_32, description="the token id: 32 hex characters (tokentrace hash)")
+]
+TraceId = Annotated[str, Path(pattern=HEX_ID_32, description="the trace id: 32 hex characters")]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="page size")]
+Offset = Annotated[
+    int, Query(ge=0, le=10_000_000, description="rows to skip: the next_offset of the last page")
+]
+
+_TIME_HELP = "ISO-8601 instant, or a duration before now such as 15m, 2h, 7d"
+
+
+def query_filters(
+    since: Annotated[
+        str | None, Query(max_length=64, description=f"{_TIME_HELP}; default until - 24h")
+    ] = None,
+    until: Annotated[
+        str | None, Query(max_length=64, description=f"{_TIME_HELP}; default now")
+    ] = None,
+    service: Annotated[
+        str | None, Query(min_length=1, max_length=256, description="only this service")
+    ] = None,
+    outcome: Annotated[AuthOutcome | None, Query(description="only this auth outcome")] = None,
+) -> QueryFilters:
+    """The common filters as a :class:`QueryFilters` (422 when a time cannot be parsed)."""
+    now = datetime.now(timezone.utc)
+    until_at = _instant("until", until, now) if until else now
+    since_at = _instant("since", since, now) if since else until_at - DEFAULT_WINDOW
+    if since_at >= until_at:
+        raise invalid_parameter("query", "since", "since must be before until", since)
+    window = Window(since_ns=ns_from_datetime(since_at), until_ns=ns_from_datetime(until_at))
+    return QueryFilters(window=window, service=service, outcome=outcome)
+
+
+def _instant(name: str, text: str, now: datetime) -> datetime:
+    try:
+        return parse_instant(text, now)
+    except ValueError as error:
+        raise invalid_parameter("query", name, str(error), text) from None
+
+
+Filters = Annotated[QueryFilters, Depends(query_filters)]
+
+
+def normalise_hex(identifier: str) -> str:
+    """Ids are stored and shown in lowercase hex."""
+    return identifier.lower()

@@ -1,0 +1,28 @@
+"""The correlation queries over the ``spans`` table, each in its own module with its SQL.
+
+Every function takes a DuckDB cursor (from ``Database.reader()``) and returns the pydantic
+shapes of :mod:`.results`; values are always bound as parameters.
+"""
+
+from __future__ import annotations
+
+from .dependencies import global_dependencies, token_dependencies
+from .filters import QueryFilters, Window
+from .timeline import token_timeline
+from .token_errors import token_errors
+from .token_summary import token_summary
+from .tokens import list_tokens, token_exists
+from .traces import trace_detail
+
+__all__ = [
+    "QueryFilters",
+    "Window",
+    "global_dependencies",
+    "list_tokens",
+    "token_dependencies",
+    "token_errors",
+    "token_exists",
+    "token_summary",
+    "token_timeline",
+    "trace_detail",
+]

@@ -1,0 +1,51 @@
+-- Trace-level token linking (appended after a `selected_traces(trace_id)` CTE).
+--
+-- Every span of the selected traces gets a `linked_token_id`:
+--   1. its own tokentrace.token.id when it carries one (the middleware or the baggage
+--      processor put it there);
+--   2. otherwise the token of its nearest tagged ancestor (services without tokentrace);
+--   3. otherwise, with no tagged ancestor at all (an untagged root, a missing parent), the
+--      token of the trace's earliest tagged span.
+-- The walk only starts from untagged spans and stops at the first tagged ancestor, so its
+-- cost follows the untagged spans, not the trace size. Depth is capped against cycles.
+trace_spans AS MATERIALIZED (
+    SELECT s.*
+    FROM spans AS s
+    SEMI JOIN selected_traces AS t ON s.trace_id = t.trace_id
+    WHERE s.start_ns >= $link_since_ns AND s.start_ns < $link_until_ns
+),
+untagged_walk(trace_id, span_id, ancestor_id, token_id, depth) AS (
+    SELECT trace_id, span_id, parent_span_id, NULL::VARCHAR, 0
+    FROM trace_spans
+    WHERE token_id IS NULL
+    UNION ALL
+    SELECT w.trace_id, w.span_id, p.parent_span_id, p.token_id, w.depth + 1
+    FROM untagged_walk AS w
+    JOIN trace_spans AS p ON p.trace_id = w.trace_id AND p.span_id = w.ancestor_id
+    WHERE w.token_id IS NULL AND w.depth < 64
+),
+nearest_tagged AS (
+    SELECT trace_id, span_id, any_value(token_id) AS token_id
+    FROM untagged_walk
+    WHERE token_id IS NOT NULL
+    GROUP BY trace_id, span_id
+),
+trace_default_token AS (
+    SELECT trace_id, arg_min(token_id, start_ns) AS token_id
+    FROM trace_spans
+    WHERE token_id IS NOT NULL
+    GROUP BY trace_id
+),
+linked_spans AS (
+    SELECT
+        s.*,
+        coalesce(s.token_id, n.token_id, d.token_id) AS linked_token_id,
+        (
+            s.status_code = 2
+            OR (s.kind = 2 AND s.http_status >= 500)
+            OR s.error_type IS NOT NULL
+        ) AS failed
+    FROM trace_spans AS s
+    LEFT JOIN nearest_tagged AS n ON n.trace_id = s.trace_id AND n.span_id = s.span_id
+    LEFT JOIN trace_default_token AS d ON d.trace_id = s.trace_id
+)

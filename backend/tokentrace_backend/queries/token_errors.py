@@ -1,0 +1,63 @@
+"""``token_errors``: the failing spans linked to a token, grouped by service, span, error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+from .filters import QueryFilters
+from .jaeger import jaeger_trace_url
+from .linking import link_window, linked_spans_sql
+from .results import ErrorGroup, ErrorPage
+from .sql_files import run
+from .timestamps import datetime_from_ns
+
+EXAMPLE_TRACES = 5
+
+
+def token_errors(
+    cursor: duckdb.DuckDBPyConnection,
+    token_id: str,
+    filters: QueryFilters,
+    *,
+    limit: int,
+    offset: int,
+    jaeger_url: str | None = None,
+) -> ErrorPage:
+    """One page of error groups, largest first; ``next_offset`` is None on the last page."""
+    window = filters.window
+    parameters: dict[str, Any] = {
+        **filters.parameters(),
+        **link_window(window.since_ns, window.until_ns),
+        "token_id": token_id,
+        "limit": limit + 1,
+        "offset": offset,
+    }
+    rows = run(cursor, linked_spans_sql("token_traces", "token_errors"), parameters).fetchall()
+    groups = [_group(row, jaeger_url) for row in rows[:limit]]
+    return ErrorPage(
+        token_id=token_id,
+        since=datetime_from_ns(window.since_ns),
+        until=datetime_from_ns(window.until_ns),
+        errors=groups,
+        next_offset=offset + limit if len(rows) > limit else None,
+    )
+
+
+def _group(row: tuple[Any, ...], jaeger_url: str | None) -> ErrorGroup:
+    service, span_name, error_kind, count, message, first_ns, last_ns, recent = row
+    trace_ids = list(dict.fromkeys(bytes(trace_id).hex() for trace_id in recent))
+    trace_ids = trace_ids[:EXAMPLE_TRACES]
+    links = [jaeger_trace_url(jaeger_url, trace_id) for trace_id in trace_ids]
+    return ErrorGroup(
+        service=service,
+        span_name=span_name,
+        error_type=error_kind,
+        count=count,
+        message=message,
+        first_seen=datetime_from_ns(first_ns),
+        last_seen=datetime_from_ns(last_ns),
+        trace_ids=trace_ids,
+        jaeger_urls=[link for link in links if link is not None] if jaeger_url else None,
+    )
