@@ -1,0 +1,8 @@
+"""OTLP/HTTP ingest: the receiver app and the decoding of export requests into columns."""
+
+from __future__ import annotations
+
+from tokentrace_backend.otlp.receiver import TRACES_PATH, TraceReceiver, create_otlp_app
+from tokentrace_backend.otlp.span_columns import DecodedSpans, decode_spans
+
+__all__ = ["TRACES_PATH", "DecodedSpans", "TraceReceiver", "create_otlp_app", "decode_spans"]

@@ -1,0 +1,87 @@
+"""Export request bytes → ``ExportTraceServiceRequest``, for both OTLP/HTTP encodings.
+
+Protobuf goes straight to the generated class. OTLP JSON differs from protobuf's canonical
+JSON mapping in one way that matters: trace and span ids are hex strings (in any case),
+where ``json_format`` expects base64. The ids are rewritten before ``json_format.ParseDict``
+does the rest (int64 as string or number, enums as numbers or names, unknown fields
+ignored as the OTLP specification requires).
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, Final
+
+import orjson
+from google.protobuf import json_format  # type: ignore[import-untyped]
+from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from tokentrace_backend.otlp.body import Encoding
+from tokentrace_backend.otlp.errors import MalformedRequest
+
+_ID_FIELDS: Final = ("traceId", "trace_id", "spanId", "span_id", "parentSpanId", "parent_span_id")
+_RESOURCE_SPANS: Final = ("resourceSpans", "resource_spans")
+_SCOPE_SPANS: Final = ("scopeSpans", "scope_spans")
+
+
+def decode_request(body: bytes, encoding: Encoding) -> ExportTraceServiceRequest:
+    """Parse an export request; MalformedRequest with a readable reason if it is not one."""
+    request = ExportTraceServiceRequest()
+    if encoding is Encoding.PROTOBUF:
+        try:
+            request.ParseFromString(body)
+        except DecodeError as error:
+            raise MalformedRequest(f"invalid protobuf ExportTraceServiceRequest: {error}") from None
+        return request
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise MalformedRequest(f"invalid JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise MalformedRequest("the JSON body must be an ExportTraceServiceRequest object")
+    _hex_ids_to_base64(document)
+    try:
+        json_format.ParseDict(document, request, ignore_unknown_fields=True)
+    except (json_format.ParseError, TypeError, ValueError) as error:
+        raise MalformedRequest(f"invalid OTLP JSON: {error}") from None
+    return request
+
+
+def _hex_ids_to_base64(document: dict[str, Any]) -> None:
+    """Rewrite the hex ids of spans and their links, in place, to protobuf's base64."""
+    for resource_spans in _items(document, _RESOURCE_SPANS):
+        for scope_spans in _items(resource_spans, _SCOPE_SPANS):
+            for span in _items(scope_spans, ("spans",)):
+                _rewrite_ids(span)
+                for link in _items(span, ("links",)):
+                    _rewrite_ids(link)
+
+
+def _items(parent: Any, keys: tuple[str, ...]) -> list[Any]:
+    if not isinstance(parent, dict):
+        return []
+    for key in keys:
+        value = parent.get(key)
+        if isinstance(value, list):
+            return value
+    return []
+
+
+def _rewrite_ids(message: Any) -> None:
+    if not isinstance(message, dict):
+        return
+    for key in _ID_FIELDS:
+        value = message.get(key)
+        if isinstance(value, str):
+            message[key] = _hex_to_base64(value)
+
+
+def _hex_to_base64(value: str) -> str:
+    """Hex id → base64; a value that is not hex becomes empty, so that span is rejected
+    for its id length (partial success) instead of failing the whole request."""
+    try:
+        raw = bytes.fromhex(value)
+    except ValueError:
+        raw = b""
+    return base64.b64encode(raw).decode("ascii")

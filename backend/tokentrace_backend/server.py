@@ -1,0 +1,109 @@
+"""One process, two HTTP servers: OTLP ingest and the correlation API, sharing one Database.
+
+Both uvicorn servers run in the same event loop. Signals are handled here rather than by
+uvicorn (each uvicorn server would otherwise replace the other's handlers): SIGTERM or
+SIGINT asks both servers to stop accepting, waits for in-flight exports to be committed,
+drains the writer, checkpoints the database and returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Generator
+from typing import TextIO
+
+import uvicorn
+
+from tokentrace_backend.api import create_api_app
+from tokentrace_backend.otlp import TRACES_PATH, create_otlp_app
+from tokentrace_backend.settings import ServeSettings
+from tokentrace_backend.storage import Database
+from tokentrace_backend.storage.writer import SpanWriter
+
+logger = logging.getLogger(__name__)
+
+
+class _QuietSignalsServer(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to :func:`serve`."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+def _url(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+async def serve(settings: ServeSettings, out: TextIO = sys.stdout) -> None:
+    """Run ingest and API until SIGTERM/SIGINT, then flush and close."""
+    database = Database(settings.db_path)
+    writer = SpanWriter(
+        database,
+        queue_spans=settings.ingest.queue_spans,
+        batch_spans=settings.ingest.writer_batch_spans,
+        linger_seconds=settings.ingest.writer_linger_seconds,
+    )
+    writer.start()
+    try:
+        otlp_app = create_otlp_app(writer, settings.ingest)
+        api_app = create_api_app(database, api_key=settings.api_key)
+        servers = [
+            _QuietSignalsServer(_config(otlp_app, settings.host, settings.otlp_port)),
+            _QuietSignalsServer(_config(api_app, settings.host, settings.api_port)),
+        ]
+        loop = asyncio.get_running_loop()
+
+        def stop() -> None:
+            for server in servers:
+                server.should_exit = True
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop)
+        tasks = [asyncio.create_task(server.serve()) for server in servers]
+        await _announce_when_started(servers, tasks, settings, out)
+        await asyncio.gather(*tasks)
+    finally:
+        writer.close()
+        with contextlib.suppress(Exception):
+            database.checkpoint()
+        database.close()
+
+
+def _config(app: object, host: str, port: int) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,  # type: ignore[arg-type]
+        host=host,
+        port=port,
+        lifespan="off",
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=30,
+    )
+
+
+async def _announce_when_started(
+    servers: list[_QuietSignalsServer],
+    tasks: list[asyncio.Task[None]],
+    settings: ServeSettings,
+    out: TextIO,
+) -> None:
+    """Print the start-up line once both servers listen (or return if one failed)."""
+    while not all(server.started for server in servers):
+        if any(task.done() for task in tasks):
+            for server in servers:
+                server.should_exit = True
+            return
+        await asyncio.sleep(0.02)
+    print(
+        f"tokentrace backend ready: OTLP/HTTP on {_url(settings.host, settings.otlp_port)}"
+        f"{TRACES_PATH}, API on {_url(settings.host, settings.api_port)}/api "
+        f"(database {settings.db_path})",
+        file=out,
+        flush=True,
+    )

@@ -1,0 +1,2 @@
+-- Where the writer's batch numbering resumes after a restart.
+SELECT coalesce(max(batch_id), 0) FROM spans

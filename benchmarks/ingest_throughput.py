@@ -1,0 +1,340 @@
+"""Ingest benchmark: OTLP/HTTP protobuf batches into a real `tokentrace serve`, end to end.
+
+Starts `tokentrace serve` on free loopback ports with a temporary DuckDB file, generates
+realistic export requests of 1,000 spans up front (a gateway → orders → database trace
+shape, token ids, a few attributes, some exception events), sends them from K concurrent
+connections, and prints:
+
+- acknowledged spans/s (every 200 means the batch was committed to DuckDB),
+- bytes on disk per span (after a checkpoint),
+- peak resident memory of the server process,
+- the pure protobuf parse rate of the same batches in this process, and ingest/parse.
+
+    .venv/bin/python benchmarks/ingest_throughput.py --batches 300 --connections 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
+
+SPANS_PER_BATCH = 1000
+SERVICES = [f"svc-{index:02d}" for index in range(20)]
+ROUTES = ["/orders/{id}", "/orders", "/users/{id}", "/payments", "/health", "/search", "/cart"]
+OUTCOMES = ["success"] * 12 + ["expired", "invalid", "insufficient_scope", "revoked"]
+
+
+def _kv(key: str, value: str | int | bool | float) -> KeyValue:
+    if isinstance(value, bool):
+        return KeyValue(key=key, value=AnyValue(bool_value=value))
+    if isinstance(value, int):
+        return KeyValue(key=key, value=AnyValue(int_value=value))
+    if isinstance(value, float):
+        return KeyValue(key=key, value=AnyValue(double_value=value))
+    return KeyValue(key=key, value=AnyValue(string_value=value))
+
+
+def _resource(service: str) -> Resource:
+    return Resource(
+        attributes=[
+            _kv("service.name", service),
+            _kv("service.version", "1.4.2"),
+            _kv("telemetry.sdk.language", "python"),
+            _kv("telemetry.sdk.name", "opentelemetry"),
+            _kv("telemetry.sdk.version", "1.39.0"),
+            _kv("host.name", f"{service}-7f9c"),
+        ]
+    )
+
+
+def make_request(rng: random.Random, tokens: list[str], now_ns: int) -> ExportTraceServiceRequest:
+    """One export request of SPANS_PER_BATCH spans: traces of 4 spans over 2 services."""
+    by_service: dict[str, list[Span]] = {}
+    while sum(len(spans) for spans in by_service.values()) < SPANS_PER_BATCH:
+        trace_id = rng.randbytes(16)
+        token = rng.choice(tokens)
+        outcome = rng.choice(OUTCOMES)
+        route = rng.choice(ROUTES)
+        front, back = rng.sample(SERVICES, 2)
+        start = now_ns - rng.randrange(3_600_000_000_000)
+        ids = [rng.randbytes(8) for _ in range(4)]
+        failed = outcome == "success" and rng.random() < 0.05
+        status = 500 if failed else (200 if outcome == "success" else 401)
+        server = Span(
+            trace_id=trace_id,
+            span_id=ids[0],
+            name=f"GET {route}",
+            kind=Span.SPAN_KIND_SERVER,
+            start_time_unix_nano=start,
+            end_time_unix_nano=start + rng.randrange(1_000_000, 80_000_000),
+            status=Status(code=Status.STATUS_CODE_ERROR if failed else Status.STATUS_CODE_UNSET),
+            attributes=[
+                _kv("http.request.method", "GET"),
+                _kv("http.route", route),
+                _kv("http.response.status_code", status),
+                _kv("url.path", route.replace("{id}", str(rng.randrange(10_000)))),
+                _kv("url.scheme", "https"),
+                _kv("client.address", f"10.0.{rng.randrange(4)}.{rng.randrange(250)}"),
+                _kv("user_agent.original", "python-httpx/0.28.1"),
+                _kv("network.protocol.version", "1.1"),
+                _kv("tokentrace.token.id", token),
+                _kv("tokentrace.token.key_id", "k1"),
+                _kv("tokentrace.token.source", "header:authorization"),
+                _kv("tokentrace.token.scheme", "bearer"),
+                _kv("tokentrace.auth.outcome", outcome),
+                _kv("tokentrace.auth.outcome_source", "inferred"),
+            ],
+        )
+        client = Span(
+            trace_id=trace_id,
+            span_id=ids[1],
+            parent_span_id=ids[0],
+            name="GET",
+            kind=Span.SPAN_KIND_CLIENT,
+            start_time_unix_nano=start + 500_000,
+            end_time_unix_nano=start + 900_000 + rng.randrange(30_000_000),
+            attributes=[
+                _kv("http.request.method", "GET"),
+                _kv("server.address", back),
+                _kv("server.port", 8080),
+                _kv("url.full", f"http://{back}:8080/items"),
+                _kv("http.response.status_code", 500 if failed else 200),
+                _kv("tokentrace.token.id", token),
+            ],
+        )
+        downstream = Span(
+            trace_id=trace_id,
+            span_id=ids[2],
+            parent_span_id=ids[1],
+            name="GET /items",
+            kind=Span.SPAN_KIND_SERVER,
+            start_time_unix_nano=start + 700_000,
+            end_time_unix_nano=start + 800_000 + rng.randrange(25_000_000),
+            status=Status(code=Status.STATUS_CODE_ERROR if failed else Status.STATUS_CODE_UNSET),
+            attributes=[
+                _kv("http.request.method", "GET"),
+                _kv("http.route", "/items"),
+                _kv("http.response.status_code", 500 if failed else 200),
+                _kv("url.path", "/items"),
+                _kv("client.address", "10.1.0.7"),
+                _kv("tokentrace.token.id", token),
+            ],
+        )
+        database = Span(
+            trace_id=trace_id,
+            span_id=ids[3],
+            parent_span_id=ids[2],
+            name="SELECT orders",
+            kind=Span.SPAN_KIND_CLIENT,
+            start_time_unix_nano=start + 750_000,
+            end_time_unix_nano=start + 760_000 + rng.randrange(5_000_000),
+            status=Status(code=Status.STATUS_CODE_ERROR if failed else Status.STATUS_CODE_UNSET),
+            attributes=[
+                _kv("db.system.name", "sqlite"),
+                _kv("db.query.text", "SELECT id, total FROM orders WHERE user_id = ?"),
+                _kv("tokentrace.token.id", token),
+            ],
+        )
+        if failed:
+            database.events.add(
+                name="exception",
+                time_unix_nano=start + 760_000,
+                attributes=[
+                    _kv("exception.type", "sqlite3.OperationalError"),
+                    _kv("exception.message", "database is locked"),
+                    _kv("exception.escaped", True),
+                ],
+            )
+        by_service.setdefault(front, []).extend([server, client])
+        by_service.setdefault(back, []).extend([downstream, database])
+    request = ExportTraceServiceRequest()
+    for service, spans in by_service.items():
+        request.resource_spans.append(
+            ResourceSpans(
+                resource=_resource(service),
+                scope_spans=[ScopeSpans(spans=spans)],
+            )
+        )
+    return request
+
+
+def make_batches(count: int, seed: int = 7) -> list[bytes]:
+    """`count` serialised export requests (each of ~SPANS_PER_BATCH spans)."""
+    rng = random.Random(seed)
+    tokens = [rng.randbytes(16).hex() for _ in range(10_000)]
+    now_ns = time.time_ns()
+    return [make_request(rng, tokens, now_ns).SerializeToString() for _ in range(count)]
+
+
+def parse_rate(batches: list[bytes]) -> float:
+    """Spans/s of ExportTraceServiceRequest.ParseFromString alone, best of 3."""
+    best = 0.0
+    for _ in range(3):
+        spans = 0
+        started = time.perf_counter()
+        for body in batches:
+            request = ExportTraceServiceRequest.FromString(body)
+            spans += sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
+        best = max(best, spans / (time.perf_counter() - started))
+    return best
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class RssSampler(threading.Thread):
+    """Samples the server's VmHWM/VmRSS from /proc while the benchmark runs."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.peak_kib = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(0.1):
+            self.peak_kib = max(self.peak_kib, _status_kib(self.pid, "VmHWM:"))
+
+
+def _status_kib(pid: int, field: str) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+async def send_all(url: str, batches: list[bytes], connections: int) -> tuple[int, int]:
+    """Send every batch once; returns (acknowledged batches, 503 retries)."""
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in batches:
+        queue.put_nowait(body)
+    acknowledged = 0
+    retries = 0
+    headers = {"Content-Type": "application/x-protobuf"}
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal acknowledged, retries
+        while not queue.empty():
+            body = queue.get_nowait()
+            while True:
+                response = await client.post(url, content=body, headers=headers)
+                if response.status_code == 200:
+                    acknowledged += 1
+                    break
+                if response.status_code in (429, 503):
+                    retries += 1
+                    await asyncio.sleep(float(response.headers.get("Retry-After", "1")) / 10)
+                    continue
+                raise RuntimeError(f"{response.status_code}: {response.text[:200]}")
+
+    limits = httpx.Limits(max_connections=connections)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+        await asyncio.gather(*(worker(client) for _ in range(connections)))
+    return acknowledged, retries
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batches", type=int, default=300)
+    parser.add_argument("--connections", type=int, default=4)
+    arguments = parser.parse_args()
+
+    batches = make_batches(arguments.batches)
+    spans_per_batch = [
+        sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
+        for request in map(ExportTraceServiceRequest.FromString, batches)
+    ]
+    baseline = parse_rate(batches)
+
+    with tempfile.TemporaryDirectory() as workdir:
+        db_path = Path(workdir) / "bench.duckdb"
+        api_port, otlp_port = free_port(), free_port()
+        tokentrace = Path(sys.executable).with_name("tokentrace")
+        server = subprocess.Popen(
+            [
+                str(tokentrace),
+                "serve",
+                "--db",
+                str(db_path),
+                "--port",
+                str(api_port),
+                "--otlp-port",
+                str(otlp_port),
+            ],
+            stdout=subprocess.DEVNULL,
+            env={**os.environ},
+        )
+        try:
+            _wait_ready(f"http://127.0.0.1:{otlp_port}/v1/traces")
+            sampler = RssSampler(server.pid)
+            sampler.start()
+            started = time.perf_counter()
+            acknowledged, retries = asyncio.run(
+                send_all(f"http://127.0.0.1:{otlp_port}/v1/traces", batches, arguments.connections)
+            )
+            elapsed = time.perf_counter() - started
+            sampler.stop.set()
+            sampler.join()
+            peak_kib = max(sampler.peak_kib, _status_kib(server.pid, "VmHWM:"))
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+        import duckdb
+
+        with duckdb.connect(str(db_path)) as connection:
+            stored = connection.execute("SELECT count(*) FROM spans").fetchone()
+            connection.execute("CHECKPOINT")
+        size = db_path.stat().st_size
+        wal = db_path.with_name(db_path.name + ".wal")
+        size += wal.stat().st_size if wal.exists() else 0
+
+    spans = sum(spans_per_batch[:acknowledged]) if acknowledged == len(batches) else None
+    total_spans = spans if spans is not None else acknowledged * SPANS_PER_BATCH
+    rate = total_spans / elapsed
+    print(
+        f"batches: {acknowledged}/{len(batches)} acknowledged, {retries} 503 retries, "
+        f"{arguments.connections} connections, {elapsed:.2f} s"
+    )
+    print(
+        f"ingest: {rate:,.0f} spans/s acknowledged (durable), "
+        f"stored rows: {stored[0] if stored else 0:,}"
+    )
+    print(f"parse baseline: {baseline:,.0f} spans/s; ingest/parse = {rate / baseline:.2%}")
+    print(f"disk: {size / max(total_spans, 1):.1f} bytes/span ({size / 2**20:.1f} MiB)")
+    print(f"server peak RSS: {peak_kib / 1024:.0f} MiB")
+
+
+def _wait_ready(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+if __name__ == "__main__":
+    main()
