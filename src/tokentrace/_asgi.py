@@ -55,6 +55,20 @@ def _header_lookup(scope: Scope) -> Callable[[str], str | None]:
     return lookup
 
 
+def name_after_route(span: Span, scope: Scope) -> None:
+    """Give our span the matched route (``http.route``, ``GET /orders/{id}``) as contrib's
+    FastAPI/Starlette instrumentations do; the plain ASGI middleware cannot know it."""
+    route = scope.get("route")
+    template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    if not isinstance(template, str) or not span.is_recording():
+        return
+    http_route = scope.get("root_path", "") + template
+    span.set_attribute("http.route", http_route)
+    method = scope.get("method")
+    if method:
+        span.update_name(f"{method} {http_route}")
+
+
 class ASGIMiddleware:
     """Tag each HTTP request's SERVER span with the token's fingerprint and auth outcome.
 
@@ -178,7 +192,7 @@ class ASGIMiddleware:
             detach = self._tagger.tag(state, span)
             if scrub:
                 scrub_span(span, self._params, self._headers)
-            tagged_send = self._tagged_send(state, span, send, scrub=scrub)
+            tagged_send = self._tagged_send(state, span, scope, send, scrub=scrub)
         except Exception as error:
             log_internal_error("ASGI span tagging", error)
             await self._inner(scope, receive, send)
@@ -191,12 +205,16 @@ class ASGIMiddleware:
             if scrub:
                 self._scrub_safely(span)
 
-    def _tagged_send(self, state: RequestState, span: Span, send: Send, *, scrub: bool) -> Send:
+    def _tagged_send(
+        self, state: RequestState, span: Span, scope: Scope, send: Send, *, scrub: bool
+    ) -> Send:
         async def tagged_send(message: Message) -> None:
             kind = message["type"]
             if kind == "http.response.start":
                 try:
                     write_outcome(state, int(message["status"]))
+                    if not scrub:
+                        name_after_route(span, scope)
                 except Exception as error:
                     log_internal_error("ASGI auth outcome", error)
             elif scrub and kind == "http.response.body" and not message.get("more_body"):

@@ -93,5 +93,8 @@ class SpanRecorder:
         haystacks = [self.otlp_bytes(), *extra]
         for secret in secrets:
             needle = secret.encode() if isinstance(secret, str) else secret
-            for haystack in haystacks:
-                assert needle not in haystack, "a raw token was found in the exported bytes"
+            for number, haystack in enumerate(haystacks):
+                where = "the exported OTLP bytes" if number == 0 else f"extra[{number - 1}]"
+                assert needle not in haystack, (
+                    f"a raw token ({needle[:4]!r}..., {len(needle)} bytes) was found in {where}"
+                )

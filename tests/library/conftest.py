@@ -49,7 +49,7 @@ def semconv(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     stability = _OpenTelemetrySemanticConventionStability
     monkeypatch.setattr(stability, "_initialized", False)
     monkeypatch.setattr(stability, "_OTEL_SEMCONV_STABILITY_SIGNAL_MAPPING", {})
-    yield mode
+    return mode
 
 
 def free_port() -> int:
@@ -90,3 +90,15 @@ def serve_wsgi(app: Callable[..., Any]) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(timeout=10)
+
+
+def wait_for_server_spans(recorder: SpanRecorder, count: int, timeout: float = 5.0) -> list[Any]:
+    """Server spans end just after the last byte is sent: poll until ``count`` have ended.
+
+    Then wait a little longer to prove that no extra SERVER span shows up.
+    """
+    deadline = time.monotonic() + timeout
+    while len(recorder.server_spans()) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.05)
+    return recorder.server_spans()

@@ -6,9 +6,11 @@ from tokentrace._extract import Credential, extract_credential
 from tokentrace._sources import DEFAULT_SOURCES, parse_sources
 
 
-def extract(headers: dict[str, str], query: str = "", sources: str | None = None) -> Credential | None:
+def extract(
+    headers: dict[str, str], query: str = "", sources: str | None = None
+) -> Credential | None:
     chosen = DEFAULT_SOURCES if sources is None else parse_sources(sources)
-    return extract_credential(chosen, lambda name: headers.get(name), query)
+    return extract_credential(chosen, headers.get, query)
 
 
 @pytest.mark.parametrize(
@@ -37,7 +39,16 @@ def test_basic_fingerprints_the_whole_credential_and_names_the_user() -> None:
     assert credential.scheme == "basic"
 
 
-@pytest.mark.parametrize("header", ["Bearer ", "Bearer", "Basic !!!notbase64", "Basic " + base64.b64encode(b"nopassword").decode(), ""])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer ",
+        "Bearer",
+        "Basic !!!notbase64",
+        "Basic " + base64.b64encode(b"nopassword").decode(),
+        "",
+    ],
+)
 def test_unusable_credentials_are_malformed(header: str) -> None:
     credential = extract({"authorization": header})
     assert credential is not None

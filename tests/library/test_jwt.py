@@ -1,11 +1,13 @@
 import pytest
 
-from tokentrace._jwt import read_claims
 from tests.library.tokens import NOW, make_jwt
+from tokentrace._jwt import read_claims
 
 
 def test_claims_are_read_without_verification() -> None:
-    claims = read_claims(make_jwt(sub="s", iss="i", azp="app", exp=NOW, iat=NOW - 5, scp=["a", "b"]))
+    claims = read_claims(
+        make_jwt(sub="s", iss="i", azp="app", exp=NOW, iat=NOW - 5, scp=["a", "b"])
+    )
     assert claims is not None
     assert (claims.subject, claims.issuer, claims.client_id) == ("s", "i", "app")
     assert (claims.expires_at, claims.issued_at, claims.scopes) == (NOW, NOW - 5, ("a", "b"))

@@ -24,9 +24,18 @@ NOW = 1_800_000_000.0
     ],
 )
 def test_inference_rules(
-    status: int, has_token: bool, malformed: bool, expires_at: int | None, expected: AuthOutcome | None
+    status: int,
+    has_token: bool,
+    malformed: bool,
+    expires_at: int | None,
+    expected: AuthOutcome | None,
 ) -> None:
-    assert infer_outcome(status, has_token=has_token, malformed=malformed, expires_at=expires_at, now=NOW) == expected
+    assert (
+        infer_outcome(
+            status, has_token=has_token, malformed=malformed, expires_at=expires_at, now=NOW
+        )
+        == expected
+    )
 
 
 def test_unknown_outcome_is_a_programming_error() -> None:

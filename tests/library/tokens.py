@@ -27,13 +27,25 @@ BASIC_USER = "alice"
 BASIC_PASSWORD = "s3cret-Basic-pw"
 BASIC_ENCODED = base64.b64encode(f"{BASIC_USER}:{BASIC_PASSWORD}".encode()).decode()
 JWT_VALID = make_jwt(
-    sub="user-42", iss="https://issuer.example", azp="web-app", exp=NOW + 3600, iat=NOW,
+    sub="user-42",
+    iss="https://issuer.example",
+    azp="web-app",
+    exp=NOW + 3600,
+    iat=NOW,
     scope="orders:read orders:write",
 )
 JWT_EXPIRED = make_jwt(sub="user-43", iss="https://issuer.example", exp=NOW - 60, iat=NOW - 3600)
 COOKIE_TOKEN = "cookie-session-Kk81"
 
 ALL_SECRETS = [
-    BEARER, API_KEY, QUERY_KEY, BASIC_ENCODED, f"{BASIC_USER}:{BASIC_PASSWORD}", BASIC_PASSWORD,
-    JWT_VALID, JWT_EXPIRED, JWT_SIGNATURE, COOKIE_TOKEN,
+    BEARER,
+    API_KEY,
+    QUERY_KEY,
+    BASIC_ENCODED,
+    f"{BASIC_USER}:{BASIC_PASSWORD}",
+    BASIC_PASSWORD,
+    JWT_VALID,
+    JWT_EXPIRED,
+    JWT_SIGNATURE,
+    COOKIE_TOKEN,
 ]
