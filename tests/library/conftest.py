@@ -63,7 +63,7 @@ def free_port() -> int:
 def serve_asgi(app: Any) -> Iterator[str]:
     """Run ``app`` under a real uvicorn server on loopback; yields its base URL."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="auto")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
