@@ -101,7 +101,8 @@ def create_app(orders_url: str) -> FastAPI:
         return response.json()
 
     # cast: starlette's middleware-factory protocol wants a positional-only `app` parameter.
-    app.add_middleware(cast("Any", tokentrace.ASGIMiddleware))
+    # exclude_spans: no internal spans per ASGI send/receive message, only the request.
+    app.add_middleware(cast("Any", tokentrace.ASGIMiddleware), exclude_spans=["receive", "send"])
     return app
 
 

@@ -69,15 +69,14 @@ def create_app(db_path: Path) -> Flask:
     def list_orders() -> ResponseReturnValue:
         owner = request.args.get("owner", "")
         # The table name comes from shard_table(), never from the request.
-        rows = (
-            database()
-            .execute(
-                f"SELECT id, item, created_at FROM {shard_table(owner)} "  # noqa: S608
-                "WHERE owner = ? ORDER BY id DESC LIMIT 20",
-                (owner,),
-            )
-            .fetchall()
+        # Cursors, not Connection.execute: the OTel sqlite3 instrumentation traces cursors.
+        cursor = database().cursor()
+        cursor.execute(
+            f"SELECT id, item, created_at FROM {shard_table(owner)} "  # noqa: S608
+            "WHERE owner = ? ORDER BY id DESC LIMIT 20",
+            (owner,),
         )
+        rows = cursor.fetchall()
         return jsonify(orders=[{"id": r[0], "item": r[1], "created_at": r[2]} for r in rows])
 
     @app.post("/orders")
@@ -85,7 +84,8 @@ def create_app(db_path: Path) -> Flask:
         body: dict[str, Any] = request.get_json(force=True)
         owner = str(body.get("owner", ""))
         connection = database()
-        cursor = connection.execute(
+        cursor = connection.cursor()
+        cursor.execute(
             f"INSERT INTO {shard_table(owner)} (owner, item, created_at) "  # noqa: S608
             "VALUES (?, ?, ?)",
             (owner, str(body.get("item", "")), time.time()),

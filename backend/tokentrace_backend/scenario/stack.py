@@ -12,6 +12,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import tokentrace
 from tokentrace_backend.scenario.processes import ManagedProcess, free_port, http_ok, tcp_open
 
 # The fingerprint key every process of the scenario shares (fingerprints must match across
@@ -30,11 +31,25 @@ def tokentrace_command() -> list[str]:
     return [found]
 
 
+def _hash_key() -> tuple[str, str]:
+    """The scenario's fingerprint key and key id (the environment's, if it sets one)."""
+    if os.environ.get("TOKENTRACE_HASH_KEY"):
+        return os.environ["TOKENTRACE_HASH_KEY"], os.environ.get("TOKENTRACE_HASH_KEY_ID", "")
+    return SCENARIO_HASH_KEY, "scenario"
+
+
+def scenario_fingerprinter() -> tokentrace.Fingerprinter:
+    """Fingerprints as the scenario's services compute them (to look tokens up)."""
+    key, key_id = _hash_key()
+    return tokentrace.Fingerprinter(key.encode("utf-8"), key_id or "scenario")
+
+
 def scenario_env(otlp_endpoint: str) -> dict[str, str]:
     """Environment for a scenario service exporting OTLP/HTTP to ``otlp_endpoint``."""
+    key, key_id = _hash_key()
     return {
-        "TOKENTRACE_HASH_KEY": os.environ.get("TOKENTRACE_HASH_KEY", SCENARIO_HASH_KEY),
-        "TOKENTRACE_HASH_KEY_ID": os.environ.get("TOKENTRACE_HASH_KEY_ID", "scenario"),
+        "TOKENTRACE_HASH_KEY": key,
+        "TOKENTRACE_HASH_KEY_ID": key_id or "scenario",
         "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint,
         "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
         # Export quickly: the demo and the tests read the results a moment later.

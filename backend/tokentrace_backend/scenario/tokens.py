@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import json
 import os
-import time
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
@@ -63,14 +62,21 @@ def _derive(label: str, length: int = 32) -> str:
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")[:length]
 
 
+# 2023-11-14T22:13:20Z: well in the past.
+_EXPIRED_AT: Final = 1_700_000_000
+
+
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
 def _expired_jwt() -> str:
-    """An HS256 JWT whose ``exp`` passed an hour ago (signed with a derived key)."""
+    """An HS256 JWT (signed with a derived key) that expired long ago.
+
+    Its claims are fixed, so every process of the scenario derives the same token.
+    """
     header = _b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-    expired_at = int(time.time()) - 3600
+    expired_at = _EXPIRED_AT
     claims = {
         "iss": "https://auth.example.test",
         "sub": "bob@example.test",
