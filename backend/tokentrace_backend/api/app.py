@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, FastAPI
 
+from tokentrace_backend.queries import DerivedTables
+
 from . import graph_router, tokens_router, traces_router
 from .auth import require_api_key
 from .database import ReadableDatabase
@@ -31,6 +33,7 @@ def create_api_app(
     )
     app.state.database = database
     app.state.settings = ApiSettings.resolve(api_key, jaeger_url)
+    app.state.derived = DerivedTables()
     api = APIRouter(prefix="/api", dependencies=[Depends(require_api_key)])
     api.include_router(tokens_router.router)
     api.include_router(graph_router.router)

@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated
 
+import duckdb
 from fastapi import Depends, Request
+
+from tokentrace_backend.queries import DerivedTables
 
 from .database import ReadableDatabase
 from .settings import ApiSettings
 
 
-def database(request: Request) -> ReadableDatabase:
-    db: ReadableDatabase = request.app.state.database
-    return db
+def fresh_cursor(request: Request) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read cursor, after the derived per-token tables caught up with the latest batches."""
+    database: ReadableDatabase = request.app.state.database
+    derived: DerivedTables = request.app.state.derived
+    with database.reader() as cursor:
+        derived.catch_up(cursor)
+        yield cursor
+
+
+def raw_cursor(request: Request) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read cursor for queries over ``spans`` alone (no derived tables)."""
+    database: ReadableDatabase = request.app.state.database
+    with database.reader() as cursor:
+        yield cursor
 
 
 def settings(request: Request) -> ApiSettings:
@@ -20,5 +35,6 @@ def settings(request: Request) -> ApiSettings:
     return configured
 
 
-Db = Annotated[ReadableDatabase, Depends(database)]
+FreshCursor = Annotated[duckdb.DuckDBPyConnection, Depends(fresh_cursor)]
+RawCursor = Annotated[duckdb.DuckDBPyConnection, Depends(raw_cursor)]
 Settings = Annotated[ApiSettings, Depends(settings)]

@@ -7,14 +7,13 @@ from fastapi import APIRouter
 from tokentrace_backend import queries
 from tokentrace_backend.queries.results import DependencyGraph
 
-from .context import Db
+from .context import FreshCursor
 from .parameters import Filters
 
 router = APIRouter(prefix="/dependencies", tags=["dependencies"])
 
 
 @router.get("", response_model=DependencyGraph)
-def global_dependencies(db: Db, filters: Filters) -> DependencyGraph:
+def global_dependencies(cursor: FreshCursor, filters: Filters) -> DependencyGraph:
     """Every service -> service / database / messaging edge in the window."""
-    with db.reader() as cursor:
-        return queries.global_dependencies(cursor, filters)
+    return queries.global_dependencies(cursor, filters)

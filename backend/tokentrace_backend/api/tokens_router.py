@@ -8,6 +8,7 @@ import duckdb
 from fastapi import APIRouter, Query
 
 from tokentrace_backend import queries
+from tokentrace_backend.queries import KnownToken
 from tokentrace_backend.queries.results import (
     DependencyGraph,
     ErrorPage,
@@ -16,7 +17,7 @@ from tokentrace_backend.queries.results import (
     TokenSummary,
 )
 
-from .context import Db, Settings
+from .context import FreshCursor, Settings
 from .errors import TokenNotFound, invalid_parameter
 from .parameters import Filters, Limit, Offset, TokenId, normalise_hex
 from .time_parameters import parse_duration
@@ -30,27 +31,23 @@ MAX_BUCKETS = 10_000
 
 
 @router.get("", response_model=TokenPage)
-def list_tokens(db: Db, filters: Filters, limit: Limit = 100, offset: Offset = 0) -> TokenPage:
-    """Tokens seen in the window, most recently active first (paginate with ``offset``)."""
-    with db.reader() as cursor:
-        return queries.list_tokens(cursor, filters, limit=limit, offset=offset)
+def list_tokens(
+    cursor: FreshCursor, filters: Filters, limit: Limit = 100, offset: Offset = 0
+) -> TokenPage:
+    """Tokens with requests in the window, most recently active first (page with ``offset``)."""
+    return queries.list_tokens(cursor, filters, limit=limit, offset=offset)
 
 
 @router.get("/{token_id}", response_model=TokenSummary, responses=_NOT_FOUND)
-def token_summary(db: Db, token_id: TokenId, filters: Filters) -> TokenSummary:
+def token_summary(cursor: FreshCursor, token_id: TokenId, filters: Filters) -> TokenSummary:
     """Outcomes, routes, clients, services, latency percentiles and lifecycle of a token."""
-    token_id = normalise_hex(token_id)
-    with db.reader() as cursor:
-        summary = queries.token_summary(cursor, token_id, filters)
-    if summary is None:
-        raise TokenNotFound(token_id)
-    return summary
+    return queries.token_summary(cursor, _known(cursor, token_id), filters)
 
 
 @router.get("/{token_id}/errors", response_model=ErrorPage, responses=_NOT_FOUND)
 def token_errors(
     *,
-    db: Db,
+    cursor: FreshCursor,
     settings: Settings,
     token_id: TokenId,
     filters: Filters,
@@ -58,26 +55,25 @@ def token_errors(
     offset: Offset = 0,
 ) -> ErrorPage:
     """Failing spans in the token's traces, grouped by service, span name and error type."""
-    token_id = normalise_hex(token_id)
-    with db.reader() as cursor:
-        _ensure_known(cursor, token_id)
-        return queries.token_errors(
-            cursor, token_id, filters, limit=limit, offset=offset, jaeger_url=settings.jaeger_url
-        )
+    return queries.token_errors(
+        cursor,
+        _known(cursor, token_id),
+        filters,
+        limit=limit,
+        offset=offset,
+        jaeger_url=settings.jaeger_url,
+    )
 
 
 @router.get("/{token_id}/dependencies", response_model=DependencyGraph, responses=_NOT_FOUND)
-def token_dependencies(db: Db, token_id: TokenId, filters: Filters) -> DependencyGraph:
-    """The service graph drawn by the token's traces."""
-    token_id = normalise_hex(token_id)
-    with db.reader() as cursor:
-        _ensure_known(cursor, token_id)
-        return queries.token_dependencies(cursor, token_id, filters)
+def token_dependencies(cursor: FreshCursor, token_id: TokenId, filters: Filters) -> DependencyGraph:
+    """The service graph drawn by the calls in the token's traces."""
+    return queries.token_dependencies(cursor, _known(cursor, token_id), filters)
 
 
 @router.get("/{token_id}/timeline", response_model=Timeline, responses=_NOT_FOUND)
 def token_timeline(
-    db: Db,
+    cursor: FreshCursor,
     token_id: TokenId,
     filters: Filters,
     bucket: Annotated[
@@ -86,7 +82,6 @@ def token_timeline(
     ] = None,
 ) -> Timeline:
     """The token's requests per time bucket and auth outcome."""
-    token_id = normalise_hex(token_id)
     bucket_seconds = None
     if bucket is not None:
         size = parse_duration(bucket)
@@ -98,11 +93,12 @@ def token_timeline(
             raise invalid_parameter(
                 "query", "bucket", f"more than {MAX_BUCKETS} buckets in the window", bucket
             )
-    with db.reader() as cursor:
-        _ensure_known(cursor, token_id)
-        return queries.token_timeline(cursor, token_id, filters, bucket_seconds=bucket_seconds)
+    token = _known(cursor, token_id)
+    return queries.token_timeline(cursor, token, filters, bucket_seconds=bucket_seconds)
 
 
-def _ensure_known(cursor: duckdb.DuckDBPyConnection, token_id: str) -> None:
-    if not queries.token_exists(cursor, token_id):
-        raise TokenNotFound(token_id)
+def _known(cursor: duckdb.DuckDBPyConnection, token_id: str) -> KnownToken:
+    token = queries.find_token(cursor, normalise_hex(token_id))
+    if token is None:
+        raise TokenNotFound(normalise_hex(token_id))
+    return token

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from tokentrace_backend import queries
 from tokentrace_backend.queries.results import TraceDetail
 
-from .context import Db, Settings
+from .context import RawCursor, Settings
 from .errors import TraceNotFound
 from .parameters import TraceId, normalise_hex
 
@@ -19,11 +19,10 @@ router = APIRouter(prefix="/traces", tags=["traces"])
     response_model=TraceDetail,
     responses={404: {"description": "no span of this trace is stored"}},
 )
-def trace_detail(db: Db, settings: Settings, trace_id: TraceId) -> TraceDetail:
+def trace_detail(cursor: RawCursor, settings: Settings, trace_id: TraceId) -> TraceDetail:
     """All spans of a trace in start order, with a Jaeger link when configured."""
     trace_id = normalise_hex(trace_id)
-    with db.reader() as cursor:
-        detail = queries.trace_detail(cursor, trace_id, jaeger_url=settings.jaeger_url)
+    detail = queries.trace_detail(cursor, trace_id, jaeger_url=settings.jaeger_url)
     if detail is None:
         raise TraceNotFound(trace_id)
     return detail

@@ -8,20 +8,24 @@ from __future__ import annotations
 
 from .dependencies import global_dependencies, token_dependencies
 from .filters import QueryFilters, Window
+from .linking import DerivedTables, refresh_derived
 from .timeline import token_timeline
 from .token_errors import token_errors
 from .token_summary import token_summary
-from .tokens import list_tokens, token_exists
+from .tokens import KnownToken, find_token, list_tokens
 from .traces import trace_detail
 
 __all__ = [
+    "DerivedTables",
+    "KnownToken",
     "QueryFilters",
     "Window",
+    "find_token",
     "global_dependencies",
     "list_tokens",
+    "refresh_derived",
     "token_dependencies",
     "token_errors",
-    "token_exists",
     "token_summary",
     "token_timeline",
     "trace_detail",

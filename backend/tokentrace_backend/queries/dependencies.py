@@ -7,32 +7,30 @@ from typing import Any
 import duckdb
 
 from .filters import QueryFilters
-from .linking import link_window, linked_spans_sql
 from .results import DependencyGraph, Edge, Node
 from .sql_files import load_sql, run
-from .timestamps import datetime_from_ns, ms_from_ns
+from .timestamps import datetime_from_ns
+from .tokens import KnownToken
+
+_US_PER_MS = 1_000
 
 
 def token_dependencies(
-    cursor: duckdb.DuckDBPyConnection, token_id: str, filters: QueryFilters
+    cursor: duckdb.DuckDBPyConnection, token: KnownToken, filters: QueryFilters
 ) -> DependencyGraph:
-    """The graph drawn by the spans linked to ``token_id``."""
-    window = filters.window
-    parameters: dict[str, Any] = {
-        **filters.parameters(),
-        **link_window(window.since_ns, window.until_ns),
-        "token_id": token_id,
-    }
-    sql = linked_spans_sql("token_traces", "token_scope") + "\n" + load_sql("dependency_edges")
-    return _graph(token_id, filters, run(cursor, sql, parameters).fetchall())
+    """The graph drawn by the calls in the token's traces (made on its behalf)."""
+    parameters = {**filters.parameters(), "token_number": token.number}
+    rows = run(cursor, load_sql("dependency_edges"), parameters).fetchall()
+    return _graph(token.token_id, filters, rows)
 
 
 def global_dependencies(
     cursor: duckdb.DuckDBPyConnection, filters: QueryFilters
 ) -> DependencyGraph:
-    """The graph drawn by every span in the window."""
-    sql = load_sql("global_scope") + "\n" + load_sql("dependency_edges")
-    return _graph(None, filters, run(cursor, sql, filters.parameters()).fetchall())
+    """The graph drawn by every call in the window, with or without a token."""
+    parameters = {**filters.parameters(), "token_number": None}
+    rows = run(cursor, load_sql("dependency_edges"), parameters).fetchall()
+    return _graph(None, filters, rows)
 
 
 def _graph(
@@ -40,10 +38,8 @@ def _graph(
 ) -> DependencyGraph:
     nodes: dict[str, str] = {}
     edges: list[Edge] = []
-    for source, target, target_kind, calls, errors, p95_ns in rows:
+    for source, target, target_kind, calls, errors, p95_us in rows:
         nodes.setdefault(source, "service")
-        if target is None:  # a node-only row
-            continue
         nodes.setdefault(target, target_kind)
         edges.append(
             Edge(
@@ -52,7 +48,7 @@ def _graph(
                 target_kind=target_kind,
                 calls=calls,
                 errors=errors,
-                p95_ms=ms_from_ns(p95_ns),
+                p95_ms=None if p95_us is None else round(p95_us / _US_PER_MS, 3),
             )
         )
     edges.sort(key=lambda edge: (-edge.calls, edge.source, edge.target))

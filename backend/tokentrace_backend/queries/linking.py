@@ -1,30 +1,53 @@
-"""Trace-level token linking, composed in front of the queries that need it.
+"""Trace-level token linking, and the derived per-token tables it feeds.
 
 A span belongs to its own token, else to the token of its nearest tagged ancestor, else to
-the token of its trace's earliest tagged span (see ``linking.sql``). Linking happens at
-query time over the selected traces only: a token's traces are a few hundred out of
-millions, so walking them costs milliseconds, while a derived per-span table would add
-bytes to every stored span (the benchmark in ``benchmarks/query_latency.py`` measures both
-sides of that trade).
+the token of its trace's earliest tagged span (``linking.sql``).
+
+Per-token questions cannot be answered quickly from ``spans`` itself: it is in ingest
+order, so one token's few hundred traces are spread over every row group. Measured over
+10 M spans (benchmarks/query_latency.py), linking at query time cost 0.4-1 s per token
+query. So the linked spans are derived, incrementally by ``batch_id``, into small
+per-token tables (``storage/schema/100_token_derived.sql``) that the token queries read:
+:func:`refresh_derived` processes the batches written since the last refresh, linking
+each new span within its whole trace (earlier spans of the trace included), in one
+transaction with the new watermark. The single-trace view still links at query time.
+
+A span that arrives before every tagged span of its trace stays unlinked; the cross-service
+call pairs are derived when the later of their two spans arrives.
 """
 
 from __future__ import annotations
 
-from .sql_files import load_sql
+import threading
+from typing import Any
 
-# Spans of one trace lie close together in time, so the second scan (all spans of the
-# selected traces) only looks this far outside the query window. This lets DuckDB skip row
-# groups by their start_ns min/max instead of reading the whole table.
-LINK_MARGIN_NS = 3_600 * 1_000_000_000
+import duckdb
+
+from .sql_files import load_sql, run
+
+# Spans of one trace lie close together in time, so linking only looks this far around the
+# time range of the spans being derived, which lets DuckDB skip row groups by start_ns.
+LINK_MARGIN_NS = 15 * 60 * 1_000_000_000
+
+# Spans derived per transaction: bounds the memory of a catch-up over a large backlog.
+REFRESH_SLICE_SPANS = 500_000
+
+_REFRESH_STATEMENTS = (
+    "refresh_token_dim",
+    "refresh_token_metadata",
+    "refresh_requests",
+    "refresh_calls",
+    "refresh_failures",
+    "refresh_lifecycle",
+)
 
 
 def linked_spans_sql(selector: str, body: str) -> str:
     """SQL text: ``WITH RECURSIVE <selector>, <linking>, <body>``.
 
     ``selector`` names a ``.sql`` file defining the ``selected_traces(trace_id)`` CTE and
-    ``body`` one that continues the statement (its own CTEs, then the final SELECT) over
-    ``linked_spans``. Only SQL text from the package's files is joined; values stay
-    parameters.
+    ``body`` one that continues the statement over ``linked_spans``. Only SQL text from the
+    package's files is joined; values stay parameters.
     """
     return (
         "WITH RECURSIVE\n"
@@ -36,9 +59,69 @@ def linked_spans_sql(selector: str, body: str) -> str:
     )
 
 
-def link_window(since_ns: int, until_ns: int) -> dict[str, int]:
-    """The ``$link_since_ns``/``$link_until_ns`` parameters for a query window."""
-    return {
-        "link_since_ns": since_ns - LINK_MARGIN_NS,
-        "link_until_ns": until_ns + LINK_MARGIN_NS,
+def refresh_derived(
+    cursor: duckdb.DuckDBPyConnection, *, slice_spans: int = REFRESH_SLICE_SPANS
+) -> int:
+    """Derive the per-token rows of every batch written since the last call.
+
+    Returns the number of batches processed. Each slice is one transaction, so readers see
+    the derived tables either before or after a slice, never half of one.
+    """
+    processed = 0
+    while True:
+        row = cursor.execute(
+            "SELECT last_batch_id FROM derived_state WHERE name = 'token_tables'"
+        ).fetchone()
+        from_batch = int(row[0]) if row else 0
+        bounds = run(
+            cursor,
+            load_sql("refresh_bounds"),
+            {"from_batch": from_batch, "max_spans": slice_spans},
+        ).fetchone()
+        if bounds is None or bounds[0] is None:
+            return processed
+        to_batch, first_ns, last_ns = (int(value) for value in bounds)
+        _refresh_slice(cursor, from_batch, to_batch, first_ns, last_ns)
+        processed += to_batch - from_batch
+
+
+def _refresh_slice(
+    cursor: duckdb.DuckDBPyConnection, from_batch: int, to_batch: int, first_ns: int, last_ns: int
+) -> None:
+    parameters: dict[str, Any] = {
+        "from_batch": from_batch,
+        "to_batch": to_batch,
+        "link_since_ns": first_ns - LINK_MARGIN_NS,
+        "link_until_ns": last_ns + LINK_MARGIN_NS,
     }
+    cursor.execute("BEGIN TRANSACTION")
+    try:
+        run(
+            cursor,
+            "CREATE OR REPLACE TEMP TABLE refresh_linked AS\n"
+            + linked_spans_sql("refresh_selected", "refresh_linked"),
+            parameters,
+        )
+        for statement in _REFRESH_STATEMENTS:
+            run(cursor, load_sql(statement), parameters)
+        cursor.execute(
+            "UPDATE derived_state SET last_batch_id = $to_batch WHERE name = 'token_tables'",
+            {"to_batch": to_batch},
+        )
+        cursor.execute("DROP TABLE refresh_linked")
+        cursor.execute("COMMIT")
+    except BaseException:
+        cursor.execute("ROLLBACK")
+        raise
+
+
+class DerivedTables:
+    """Keeps the derived tables caught up; one refresh at a time per process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def catch_up(self, cursor: duckdb.DuckDBPyConnection) -> int:
+        """Refresh if batches were written since the last refresh; returns batches processed."""
+        with self._lock:
+            return refresh_derived(cursor)

@@ -54,7 +54,10 @@ class ClientStats(BaseModel):
 
 class ServiceStats(BaseModel):
     service: str
-    spans: int = Field(description="spans linked to the token through its traces")
+    calls: int = Field(
+        description="requests the service received for this token: the token's own requests "
+        "(entry services) plus calls reaching it through the token's traces"
+    )
     errors: int
 
 

@@ -8,6 +8,7 @@ from .filters import QueryFilters
 from .results import Timeline, TimelineBucket
 from .sql_files import load_sql, run
 from .timestamps import NS_PER_SECOND, datetime_from_ns
+from .tokens import KnownToken
 
 # Bucket sizes offered when the caller does not choose: the smallest that keeps a window
 # under about a hundred buckets.
@@ -26,7 +27,7 @@ def default_bucket_seconds(since_ns: int, until_ns: int) -> int:
 
 def token_timeline(
     cursor: duckdb.DuckDBPyConnection,
-    token_id: str,
+    token: KnownToken,
     filters: QueryFilters,
     *,
     bucket_seconds: int | None = None,
@@ -36,12 +37,12 @@ def token_timeline(
     seconds = bucket_seconds or default_bucket_seconds(window.since_ns, window.until_ns)
     parameters = {
         **filters.parameters(),
-        "token_id": token_id,
+        "token_number": token.number,
         "bucket_ns": seconds * NS_PER_SECOND,
     }
     rows = run(cursor, load_sql("timeline"), parameters).fetchall()
     return Timeline(
-        token_id=token_id,
+        token_id=token.token_id,
         since=datetime_from_ns(window.since_ns),
         until=datetime_from_ns(window.until_ns),
         bucket_seconds=seconds,

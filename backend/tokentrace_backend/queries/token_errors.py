@@ -8,17 +8,17 @@ import duckdb
 
 from .filters import QueryFilters
 from .jaeger import jaeger_trace_url
-from .linking import link_window, linked_spans_sql
 from .results import ErrorGroup, ErrorPage
-from .sql_files import run
+from .sql_files import load_sql, run
 from .timestamps import datetime_from_ns
+from .tokens import KnownToken
 
 EXAMPLE_TRACES = 5
 
 
 def token_errors(
     cursor: duckdb.DuckDBPyConnection,
-    token_id: str,
+    token: KnownToken,
     filters: QueryFilters,
     *,
     limit: int,
@@ -26,21 +26,18 @@ def token_errors(
     jaeger_url: str | None = None,
 ) -> ErrorPage:
     """One page of error groups, largest first; ``next_offset`` is None on the last page."""
-    window = filters.window
     parameters: dict[str, Any] = {
         **filters.parameters(),
-        **link_window(window.since_ns, window.until_ns),
-        "token_id": token_id,
+        "token_number": token.number,
         "limit": limit + 1,
         "offset": offset,
     }
-    rows = run(cursor, linked_spans_sql("token_traces", "token_errors"), parameters).fetchall()
-    groups = [_group(row, jaeger_url) for row in rows[:limit]]
+    rows = run(cursor, load_sql("token_errors"), parameters).fetchall()
     return ErrorPage(
-        token_id=token_id,
-        since=datetime_from_ns(window.since_ns),
-        until=datetime_from_ns(window.until_ns),
-        errors=groups,
+        token_id=token.token_id,
+        since=datetime_from_ns(filters.window.since_ns),
+        until=datetime_from_ns(filters.window.until_ns),
+        errors=[_group(row, jaeger_url) for row in rows[:limit]],
         next_offset=offset + limit if len(rows) > limit else None,
     )
 

@@ -1,2 +1,2 @@
--- Whether any span ever carried this token id (unknown tokens answer 404).
-SELECT EXISTS (SELECT 1 FROM spans WHERE token_id = $token_id)
+-- A token as the derived tables know it (no row: no span ever carried this token id).
+SELECT token_number, key_id, owner, name FROM token_dim WHERE token_id = $token_id

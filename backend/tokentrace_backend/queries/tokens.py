@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import duckdb
 
 from .filters import QueryFilters
@@ -46,7 +48,21 @@ def list_tokens(
     return TokenPage(tokens=tokens, next_offset=next_offset)
 
 
-def token_exists(cursor: duckdb.DuckDBPyConnection, token_id: str) -> bool:
-    """True when any stored span carries ``token_id``."""
+@dataclass(frozen=True)
+class KnownToken:
+    """A token id with its key in the derived tables and its latest metadata."""
+
+    token_id: str
+    number: int
+    key_id: str | None
+    owner: str | None
+    name: str | None
+
+
+def find_token(cursor: duckdb.DuckDBPyConnection, token_id: str) -> KnownToken | None:
+    """The token, or None when no span ever carried this id."""
     row = run(cursor, load_sql("token_exists"), {"token_id": token_id}).fetchone()
-    return bool(row and row[0])
+    if row is None:
+        return None
+    number, key_id, owner, name = row
+    return KnownToken(token_id=token_id, number=int(number), key_id=key_id, owner=owner, name=name)

@@ -1,29 +1,45 @@
--- Tokens seen in the window, most recently active first, one page at a time.
--- A request is a SERVER span tagged by the middleware (it has an auth outcome); spans that
--- only carry the token id through baggage do not count as requests.
-WITH token_spans AS (
+-- Tokens with requests in the window, most recently active first, one page at a time.
+WITH requests AS (
     SELECT
-        token_id, token_key_id, token_owner, token_name, service_name, start_ns, auth_outcome,
-        (kind = 2 AND auth_outcome IS NOT NULL) AS is_request,
-        (status_code = 2 OR (kind = 2 AND http_status >= 500) OR error_type IS NOT NULL) AS failed
-    FROM spans
-    WHERE token_id IS NOT NULL
-      AND start_ns >= $since_ns AND start_ns < $until_ns
+        token_number,
+        min(start_ns) AS first_ns,
+        max(start_ns) AS last_ns,
+        count(*) AS requests,
+        histogram(auth_outcome) AS outcomes,
+        list(DISTINCT service_name) AS entry_services
+    FROM token_requests
+    WHERE start_ns >= $since_ns AND start_ns < $until_ns
       AND ($service IS NULL OR service_name = $service)
+    GROUP BY token_number
+    HAVING $outcome IS NULL OR count(*) FILTER (WHERE auth_outcome = $outcome) > 0
+),
+page AS (
+    SELECT r.*, d.token_id, d.key_id, d.owner, d.name
+    FROM requests AS r
+    JOIN token_dim AS d USING (token_number)
+    ORDER BY r.last_ns DESC, d.token_id
+    LIMIT $limit OFFSET $offset
+),
+failures AS (
+    SELECT token_number, count(*) AS errors
+    FROM token_failures
+    SEMI JOIN page USING (token_number)
+    WHERE start_ns >= $since_ns AND start_ns < $until_ns
+    GROUP BY token_number
+),
+reached AS (
+    SELECT token_number, list(DISTINCT target) AS targets
+    FROM token_calls
+    SEMI JOIN page USING (token_number)
+    WHERE target_kind = 'service' AND start_ns >= $since_ns AND start_ns < $until_ns
+    GROUP BY token_number
 )
 SELECT
-    token_id,
-    arg_max(token_key_id, start_ns) FILTER (WHERE token_key_id IS NOT NULL) AS key_id,
-    arg_max(token_owner, start_ns) FILTER (WHERE token_owner IS NOT NULL) AS owner,
-    arg_max(token_name, start_ns) FILTER (WHERE token_name IS NOT NULL) AS name,
-    min(start_ns) AS first_seen_ns,
-    max(start_ns) AS last_seen_ns,
-    count(*) FILTER (WHERE is_request) AS requests,
-    count(*) FILTER (WHERE failed) AS errors,
-    histogram(auth_outcome) FILTER (WHERE is_request) AS outcomes,
-    list(DISTINCT service_name ORDER BY service_name) AS services
-FROM token_spans
-GROUP BY token_id
-HAVING $outcome IS NULL OR count(*) FILTER (WHERE is_request AND auth_outcome = $outcome) > 0
-ORDER BY last_seen_ns DESC, token_id
-LIMIT $limit OFFSET $offset
+    p.token_id, p.key_id, p.owner, p.name, p.first_ns, p.last_ns, p.requests,
+    coalesce(f.errors, 0) AS errors,
+    p.outcomes,
+    list_sort(list_distinct(list_concat(p.entry_services, coalesce(r.targets, [])))) AS services
+FROM page AS p
+LEFT JOIN failures AS f USING (token_number)
+LEFT JOIN reached AS r USING (token_number)
+ORDER BY p.last_ns DESC, p.token_id

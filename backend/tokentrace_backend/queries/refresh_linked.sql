@@ -1,0 +1,2 @@
+-- Materialise the linked spans of the selected traces for the refresh statements below.
+SELECT * FROM linked_spans

@@ -1,0 +1,21 @@
+-- Latest key id, owner and name, and first/last request time of the tokens in the batches.
+UPDATE token_dim
+SET
+    key_id = coalesce(seen.key_id, token_dim.key_id),
+    owner = coalesce(seen.owner, token_dim.owner),
+    name = coalesce(seen.name, token_dim.name),
+    first_ns = least(coalesce(token_dim.first_ns, seen.first_ns), seen.first_ns),
+    last_ns = greatest(coalesce(token_dim.last_ns, seen.last_ns), seen.last_ns)
+FROM (
+    SELECT
+        token_id,
+        arg_max(token_key_id, start_ns) FILTER (WHERE token_key_id IS NOT NULL) AS key_id,
+        arg_max(token_owner, start_ns) FILTER (WHERE token_owner IS NOT NULL) AS owner,
+        arg_max(token_name, start_ns) FILTER (WHERE token_name IS NOT NULL) AS name,
+        min(start_ns) AS first_ns,
+        max(start_ns) AS last_ns
+    FROM refresh_linked
+    WHERE token_id IS NOT NULL AND batch_id > $from_batch
+    GROUP BY token_id
+) AS seen
+WHERE token_dim.token_id = seen.token_id
