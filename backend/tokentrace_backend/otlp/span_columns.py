@@ -17,8 +17,10 @@ from typing import Any, Final
 
 import orjson
 import pyarrow as pa  # type: ignore[import-untyped]
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from tokentrace.attributes import (
     AUTH_OUTCOME,
@@ -28,6 +30,7 @@ from tokentrace.attributes import (
     TOKEN_NAME,
     TOKEN_OWNER,
 )
+from tokentrace_backend.otlp.wire_view import ExportRequestView
 
 # Column order of the Arrow table; the writer inserts BY NAME, so only names matter there.
 SPAN_SCHEMA: Final = pa.schema(
@@ -182,80 +185,99 @@ def _resource_row(attributes: dict[str, Any]) -> tuple[int, str, str | None, str
     )
 
 
-# One function on purpose: this loop runs per span and per attribute, and local names plus
-# inlined steps are what keep it fast in CPython.
-def decode_spans(request: ExportTraceServiceRequest) -> DecodedSpans:  # noqa: PLR0915
-    """Turn an export request into rows for ``spans`` and ``resources``."""
+# A decoded attribute: (column or -1, primary, key, value). For promoted attributes the
+# value is already coerced to the column's type, so the per-span loop only routes it.
+_AttributeEntry = tuple[int, bool, str, Any]
+_ATTRIBUTE_CACHE_LIMIT: Final = 200_000
+_attribute_cache: dict[bytes, _AttributeEntry] = {}
+_status_cache: dict[bytes, tuple[int, str | None]] = {b"": (0, None)}
+_resource_cache: dict[bytes, tuple[int, str, str | None, str]] = {}
+
+
+class InvalidSpan(ValueError):
+    """One span cannot be stored; the rest of the request can."""
+
+
+def _attribute_entry(raw: bytes) -> _AttributeEntry:
+    """Decode one KeyValue with the real OTLP class (once per distinct value, then cached)."""
+    try:
+        key_value = KeyValue.FromString(raw)
+    except DecodeError:
+        raise InvalidSpan("an attribute is not a valid KeyValue") from None
+    key = key_value.key
+    value = any_value_to_python(key_value.value)
+    slot = _PROMOTED.get(key)
+    if slot is None:
+        entry: _AttributeEntry = (-1, False, key, value)
+    else:
+        column, primary = slot
+        coerce: Callable[[Any], Any] = _COERCE.get(column, _as_text)
+        entry = (column, primary, key, coerce(value))
+    if len(_attribute_cache) >= _ATTRIBUTE_CACHE_LIMIT:
+        _attribute_cache.clear()  # bounded memory; refills with what is current
+    _attribute_cache[raw] = entry
+    return entry
+
+
+def _status(raw: bytes) -> tuple[int, str | None]:
+    cached = _status_cache.get(raw)
+    if cached is not None:
+        return cached
+    try:
+        status = Status.FromString(raw)
+    except DecodeError:
+        raise InvalidSpan("the status is not a valid Status") from None
+    decoded = (int(status.code), status.message or None)
+    if len(_status_cache) < 1_000:
+        _status_cache[raw] = decoded
+    return decoded
+
+
+def _resource(raw: bytes) -> tuple[int, str, str | None, str]:
+    cached = _resource_cache.get(raw)
+    if cached is not None:
+        return cached
+    try:
+        resource = Resource.FromString(raw)
+    except DecodeError:
+        raise MalformedSpans("a resource is not a valid Resource") from None
+    row = _resource_row(key_values_to_dict(resource.attributes))
+    if len(_resource_cache) >= 10_000:
+        _resource_cache.clear()
+    _resource_cache[raw] = row
+    return row
+
+
+class MalformedSpans(ValueError):
+    """The request as a whole cannot be decoded."""
+
+
+def decode_spans(body: bytes) -> DecodedSpans:
+    """Turn a protobuf ExportTraceServiceRequest body into rows for ``spans`` and ``resources``.
+
+    Raises MalformedSpans when the body is not an export request at all.
+    """
+    try:
+        request = ExportRequestView.FromString(body)
+    except DecodeError as error:
+        raise MalformedSpans(f"invalid protobuf ExportTraceServiceRequest: {error}") from None
     rows: list[list[Any]] = []
     resources: dict[int, tuple[int, str, str | None, str]] = {}
     rejected = 0
     first_error = ""
-    promoted_get = _PROMOTED.get
-    scalar_kinds = _SCALAR_KINDS
-    empty_row: list[Any] = [None] * _WIDTH
     span_number = -1
-
     for resource_spans in request.resource_spans:
-        resource = _resource_row(key_values_to_dict(resource_spans.resource.attributes))
-        resource_id, service_name, service_version, _ = resource
-        resources[resource_id] = resource
+        resource = _resource(resource_spans.resource)
+        resources[resource[0]] = resource
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
                 span_number += 1
-                trace_id = span.trace_id
-                span_id = span.span_id
-                parent_id = span.parent_span_id
-                start_ns = span.start_time_unix_nano
-                end_ns = span.end_time_unix_nano
-                kind = span.kind
-                status = span.status
-                status_code = status.code
-                problem = _span_problem(trace_id, span_id, parent_id, kind, status_code)
-                if problem is None and end_ns < start_ns:
-                    problem = "end_time_unix_nano is before start_time_unix_nano"
-                if problem is not None:
+                try:
+                    rows.append(_span_row(span, resource))
+                except InvalidSpan as problem:
                     rejected += 1
                     if not first_error:
                         first_error = f"span #{span_number}: {problem}"
-                    continue
-
-                row = empty_row.copy()
-                row[0] = trace_id
-                row[1] = int.from_bytes(span_id, "big")
-                row[2] = int.from_bytes(parent_id, "big") if parent_id else None
-                row[3] = service_name
-                row[4] = service_version
-                row[5] = span.name
-                row[6] = kind
-                row[7] = start_ns
-                row[8] = end_ns - start_ns
-                row[9] = status_code
-                row[10] = status.message or None
-                row[30] = resource_id
-
-                extra: dict[str, Any] = {}
-                for key_value in span.attributes:
-                    value = key_value.value
-                    # Most values are strings: one attribute read instead of WhichOneof.
-                    python_value = value.string_value
-                    if not python_value:
-                        value_kind = value.WhichOneof("value")
-                        if value_kind in scalar_kinds:
-                            python_value = getattr(value, value_kind)
-                        else:
-                            python_value = any_value_to_python(value)
-                    key = key_value.key
-                    slot = promoted_get(key)
-                    if slot is None:
-                        extra[key] = python_value
-                    elif slot[1] or row[slot[0]] is None:
-                        row[slot[0]] = python_value
-                if extra:
-                    row[29] = to_json(extra)
-                if span.events:
-                    row[31] = _events_json(span.events, row)
-                rows.append(row)
-
     return DecodedSpans(
         spans=_spans_table(rows),
         resources=pa.Table.from_pylist(
@@ -265,6 +287,57 @@ def decode_spans(request: ExportTraceServiceRequest) -> DecodedSpans:  # noqa: P
         rejected_spans=rejected,
         error_message=first_error,
     )
+
+
+_EMPTY_ROW: Final[list[Any]] = [None] * _WIDTH
+
+
+def _span_row(span: Any, resource: tuple[int, str, str | None, str]) -> list[Any]:
+    """One span as a row of SPAN_SCHEMA values; InvalidSpan if it cannot be stored."""
+    trace_id = span.trace_id
+    span_id = span.span_id
+    parent_id = span.parent_span_id
+    kind = span.kind
+    start_ns = span.start_time_unix_nano
+    end_ns = span.end_time_unix_nano
+    status_code, status_message = _status(span.status)
+    problem = _span_problem(trace_id, span_id, parent_id, kind, status_code)
+    if problem is None and end_ns < start_ns:
+        problem = "end_time_unix_nano is before start_time_unix_nano"
+    if problem is not None:
+        raise InvalidSpan(problem)
+
+    row = _EMPTY_ROW.copy()
+    row[0] = trace_id
+    row[1] = int.from_bytes(span_id, "big")
+    row[2] = int.from_bytes(parent_id, "big") if parent_id else None
+    row[3] = resource[1]
+    row[4] = resource[2]
+    row[5] = span.name
+    row[6] = kind
+    row[7] = start_ns
+    row[8] = end_ns - start_ns
+    row[9] = status_code
+    row[10] = status_message
+    row[30] = resource[0]
+
+    extra: dict[str, Any] | None = None
+    cache_get = _attribute_cache.get
+    for raw in span.attributes:
+        entry = cache_get(raw) or _attribute_entry(raw)
+        column = entry[0]
+        if column < 0:
+            if extra is None:
+                extra = {}
+            extra[entry[2]] = entry[3]
+        elif entry[1] or row[column] is None:
+            row[column] = entry[3]
+    if extra:
+        row[29] = orjson.dumps(extra)
+    events = span.events
+    if events:
+        row[31] = _events_json(events, row)
+    return row
 
 
 def _span_problem(
@@ -288,18 +361,22 @@ def _span_problem(
     return None
 
 
-def _events_json(events: Sequence[Any], row: list[Any]) -> bytes:
+def _events_json(events: Sequence[bytes], row: list[Any]) -> bytes:
     """The span's events as JSON; the first exception event also fills the error columns."""
     exception_seen = False
     as_dicts: list[dict[str, Any]] = []
-    for event in events:
+    for raw in events:
+        try:
+            event = Span.Event.FromString(raw)
+        except DecodeError:
+            raise InvalidSpan("an event is not a valid Span.Event") from None
         attributes = key_values_to_dict(event.attributes)
         if event.name == "exception" and not exception_seen:
             exception_seen = True
             exception_type = attributes.get("exception.type")
             if exception_type is not None:
-                row[_ERROR_TYPE] = exception_type
-            row[_ERROR_MESSAGE] = attributes.get("exception.message")
+                row[_ERROR_TYPE] = _as_text(exception_type)
+            row[_ERROR_MESSAGE] = _as_text(attributes.get("exception.message"))
         as_dicts.append(
             {"name": event.name, "time_ns": event.time_unix_nano, "attributes": attributes}
         )
@@ -318,18 +395,16 @@ def _spans_table(rows: list[list[Any]]) -> pa.Table:
 
 
 def _column_array(values: Sequence[Any], field: pa.Field, coerce: Callable[[Any], Any]) -> pa.Array:
-    """One column as Arrow; values of an unexpected type (an int route, say) are coerced."""
-    if field.name == "url_path":
-        values = [_path_only(value) for value in values]
+    """One column as Arrow (promoted values are coerced when first decoded; this is a net)."""
     try:
         return pa.array(values, type=field.type)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
         return pa.array([coerce(value) for value in values], type=field.type)
 
 
-def _path_only(value: Any) -> Any:
+def _path_only(value: str | None) -> str | None:
     """``http.target`` carries the query too; keep only the path (queries may hold secrets)."""
-    if isinstance(value, str) and "?" in value:
+    if value is not None and "?" in value:
         return value.partition("?")[0]
     return value
 
@@ -348,4 +423,8 @@ def _as_status(value: Any) -> int | None:
     return status if 0 <= status <= 0xFFFF else None
 
 
-_COERCE: Final[dict[int, Callable[[Any], Any]]] = {_HTTP_STATUS: _as_status}
+def _as_path(value: Any) -> str | None:
+    return _path_only(_as_text(value))
+
+
+_COERCE: Final[dict[int, Callable[[Any], Any]]] = {_HTTP_STATUS: _as_status, _URL_PATH: _as_path}
