@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from opentelemetry.util.types import AttributeValue
 
@@ -19,10 +19,13 @@ from tokentrace._jwt import read_claims
 from tokentrace._owner import CachedOwnerResolver
 from tokentrace._settings import Settings
 
+_CACHE_ENTRIES: Final = 4096
 
-@dataclass
+
+@dataclass(frozen=True)
 class TokenInfo:
-    """A request's credential, reduced to what may leave the process."""
+    """A request's credential, reduced to what may leave the process (shared between
+    requests with the same credential: never mutate it)."""
 
     token_id: str | None  # None: no token, or an unusable (malformed) credential
     malformed: bool
@@ -54,12 +57,20 @@ class TokenAnalyzer:
         self._owners = (
             CachedOwnerResolver(settings.owner_resolver) if settings.owner_resolver else None
         )
+        # Most traffic repeats a few tokens: describe each credential once.
+        self._described: dict[Credential, TokenInfo] = {}
 
     def analyze(self, header: HeaderLookup, query_string: str) -> TokenInfo:
         credential = extract_credential(self.settings.sources, header, query_string)
         if credential is None:
             return NO_TOKEN
-        return self.describe(credential)
+        cached = self._described.get(credential)
+        if cached is None:
+            cached = self.describe(credential)
+            if len(self._described) >= _CACHE_ENTRIES:
+                self._described.clear()  # crude but bounded; repeated tokens refill it fast
+            self._described[credential] = cached
+        return cached
 
     def describe(self, credential: Credential) -> TokenInfo:
         values: dict[str, AttributeValue] = {attr.TOKEN_SOURCE: credential.source}

@@ -131,7 +131,7 @@ class ASGIMiddleware:
                 _header_lookup(scope), bytes(scope.get(_RAW_QUERY) or b"").decode("latin-1")
             )
             existing = trace.get_current_span()
-            owned = not is_server_span(existing)
+            owned = state.owns_server_span = not is_server_span(existing)
             if owned:
                 self._hide_raw_values(scope, state)
         except Exception as error:

@@ -14,6 +14,7 @@ from typing import Final
 from opentelemetry import baggage
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.trace import SpanKind
 
 from tokentrace import attributes as attr
 from tokentrace._failsafe import log_internal_error
@@ -22,6 +23,7 @@ from tokentrace._request import current_request
 from tokentrace._sensitive import sensitive_headers, sensitive_query_params
 
 _TOKEN_ID_PATTERN: Final = re.compile(r"[0-9a-f]{32}")
+_URL_KINDS: Final = (SpanKind.SERVER, SpanKind.CLIENT)
 
 
 def baggage_token_id(context: Context | None) -> str | None:
@@ -38,6 +40,17 @@ class TokenSpanProcessor(SpanProcessor):
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         try:
             state = current_request()
+            if (
+                state is not None
+                and state.owns_server_span
+                and state.span is None
+                and span.kind is SpanKind.SERVER
+            ):
+                # tokentrace's own request span: all token attributes in one write
+                state.span = span
+                if state.token.span_attributes:
+                    span.set_attributes(state.token.span_attributes)
+                return
             if state is None:
                 token_id = baggage_token_id(parent_context)
             elif state.token.token_id is not None:
@@ -46,6 +59,10 @@ class TokenSpanProcessor(SpanProcessor):
                 token_id = baggage_token_id(parent_context) if state.accept_baggage else None
             if token_id is not None:
                 span.set_attribute(attr.TOKEN_ID, token_id)
+            if span.kind not in _URL_KINDS or (
+                state is not None and state.owns_server_span and span.kind is SpanKind.SERVER
+            ):
+                return  # no URL attributes, or already redacted before the span was made
             span_attributes = span.attributes
             if span_attributes:
                 changes = scrub_attributes(

@@ -30,6 +30,8 @@ def needs_redaction(query: str, params: Collection[str]) -> bool:
     """Whether ``query`` holds a value for one of ``params`` (cheap, no allocation-heavy parse)."""
     if "=" not in query:
         return False
+    if "%" not in query and "+" not in query and not any(param in query for param in params):
+        return False  # the common case, decided by substring search alone
     return any(_param_key(pair) in params for pair in query.split("&"))
 
 
@@ -64,11 +66,10 @@ def redact_query_bytes(query: bytes, params: Collection[str]) -> bytes:
 
 
 def _is_sensitive_header_attribute(key: str, headers: Collection[str]) -> bool:
-    for prefix in _HEADER_PREFIXES:
-        if key.startswith(prefix):
-            name = key[len(prefix) :].replace("_", "-")
-            return name in headers
-    return False
+    if not key.startswith(_HEADER_PREFIXES):
+        return False
+    name = key.split(".", 3)[3].replace("_", "-")
+    return name in headers
 
 
 def scrub_attributes(

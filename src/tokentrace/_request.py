@@ -25,6 +25,7 @@ class RequestState:
 
     token: TokenInfo
     accept_baggage: bool = True
+    owns_server_span: bool = False  # tokentrace opened it, from a pre-redacted request
     span: Span | None = None
     recorded: AuthOutcome | None = None
     outcome_written: bool = False

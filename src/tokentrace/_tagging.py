@@ -61,10 +61,11 @@ class RequestTagger:
     def tag(self, state: RequestState, span: Span) -> object | None:
         """Put the token attributes on the request span and make the token id current
         (baggage, for downstream calls). Returns the context token to detach, if any."""
-        state.span = span
-        values = state.token.span_attributes
-        if values and span.is_recording():
-            span.set_attributes(values)
+        if state.span is not span:  # the span processor has not tagged it at its start
+            state.span = span
+            values = state.token.span_attributes
+            if values and span.is_recording():
+                span.set_attributes(values)
         token_id = state.token.token_id
         if token_id is not None and self.settings.propagate:
             return context.attach(baggage.set_baggage(attr.BAGGAGE_TOKEN_ID, token_id))

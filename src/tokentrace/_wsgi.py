@@ -9,6 +9,7 @@ before the app runs. The span ends after the body is drained (contrib does that)
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from opentelemetry import context, trace
 from opentelemetry.instrumentation.wsgi import OpenTelemetryMiddleware
 from opentelemetry.trace import Span
+from opentelemetry.util.http import OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE
 
 from tokentrace._failsafe import log_internal_error
 from tokentrace._fingerprint import Fingerprinter
@@ -80,7 +82,7 @@ class WSGIMiddleware:
                 lambda name: environ.get(_environ_key(name)), environ.get("QUERY_STRING", "")
             )
             existing = trace.get_current_span()
-            owned = not is_server_span(existing)
+            owned = state.owns_server_span = not is_server_span(existing)
             if owned:
                 self._hide_raw_values(environ, state)
         except Exception as error:
@@ -159,11 +161,13 @@ class WSGIMiddleware:
                 if exc_info is None
                 else start_response(status, headers, exc_info)
             )
-            # The OTel layer recorded response headers inside that call; scrub them.
-            try:
-                scrub_span(span, self._params, self._headers)
-            except Exception as error:
-                log_internal_error("WSGI attribute scrubbing", error)
+            # The OTel layer records response headers (only when asked to, through the
+            # environment) inside that call; scrub them.
+            if os.environ.get(OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE):
+                try:
+                    scrub_span(span, self._params, self._headers)
+                except Exception as error:
+                    log_internal_error("WSGI attribute scrubbing", error)
             return write
 
         return tagged_start_response

@@ -19,7 +19,10 @@ class ApiSettings:
 
     @classmethod
     def resolve(cls, api_key: str | None, jaeger_url: str | None) -> ApiSettings:
-        """Arguments first, then ``TOKENTRACE_API_KEY`` / ``TOKENTRACE_JAEGER_URL``."""
-        key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
-        url = jaeger_url if jaeger_url is not None else os.environ.get(JAEGER_URL_ENV) or None
+        """Arguments first, then ``TOKENTRACE_API_KEY`` / ``TOKENTRACE_JAEGER_URL``.
+
+        An empty string argument means "none", without looking at the environment.
+        """
+        key = (api_key if api_key is not None else os.environ.get(API_KEY_ENV)) or None
+        url = (jaeger_url if jaeger_url is not None else os.environ.get(JAEGER_URL_ENV)) or None
         return cls(api_key=key, jaeger_url=url.rstrip("/") if url else None)

@@ -42,7 +42,7 @@ linked_spans AS (
         coalesce(s.token_id, n.token_id, d.token_id) AS linked_token_id,
         (
             s.status_code = 2
-            OR (s.kind = 2 AND s.http_status >= 500)
+            OR (s.kind = 2 AND coalesce(s.http_status, 0) >= 500)
             OR s.error_type IS NOT NULL
         ) AS failed
     FROM trace_spans AS s
