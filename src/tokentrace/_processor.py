@@ -50,6 +50,10 @@ class TokenSpanProcessor(SpanProcessor):
                 state.span = span
                 if state.token.span_attributes:
                     span.set_attributes(state.token.span_attributes)
+                if state.token.token_id is None and state.accept_baggage:
+                    upstream_id = baggage_token_id(parent_context)
+                    if upstream_id is not None:  # a downstream service: the caller's token
+                        span.set_attribute(attr.TOKEN_ID, upstream_id)
                 return
             if state is None:
                 token_id = baggage_token_id(parent_context)
