@@ -148,8 +148,8 @@ def _show_token(args: argparse.Namespace) -> str:
         ),
         (
             "SERVICES",
-            ["SERVICE", "SPANS", "ERRORS"],
-            [[s["service"], str(s["spans"]), str(s["errors"])] for s in summary["services"]],
+            ["SERVICE", "CALLS", "ERRORS"],
+            [[s["service"], str(s["calls"]), str(s["errors"])] for s in summary["services"]],
         ),
         (
             "LIFECYCLE",
