@@ -93,6 +93,7 @@ def _refresh_slice(
         "to_batch": to_batch,
         "link_since_ns": first_ns - LINK_MARGIN_NS,
         "link_until_ns": last_ns + LINK_MARGIN_NS,
+        "link_max_batch": to_batch,
     }
     cursor.execute("BEGIN TRANSACTION")
     try:

@@ -13,6 +13,7 @@ trace_spans AS MATERIALIZED (
     FROM spans AS s
     SEMI JOIN selected_traces AS t ON s.trace_id = t.trace_id
     WHERE s.start_ns >= $link_since_ns AND s.start_ns < $link_until_ns
+      AND s.batch_id <= $link_max_batch  -- a refresh slice sees no later batch
 ),
 untagged_walk(trace_id, span_id, ancestor_id, token_id, depth) AS (
     SELECT trace_id, span_id, parent_span_id, NULL::VARCHAR, 0

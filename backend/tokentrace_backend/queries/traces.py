@@ -24,7 +24,7 @@ SPAN_KINDS = {
 STATUS_CODES = {0: "unset", 1: "ok", 2: "error"}
 
 # The whole table: a single trace's spans are found by id, whatever their time.
-_ALL_TIME = {"link_since_ns": -(2**63), "link_until_ns": 2**63 - 1}
+_ALL_TIME = {"link_since_ns": -(2**63), "link_until_ns": 2**63 - 1, "link_max_batch": 2**64 - 1}
 
 
 def trace_detail(
