@@ -23,6 +23,7 @@ import random
 import statistics
 import time
 from collections.abc import Callable
+from importlib import resources
 from pathlib import Path
 
 from tokentrace_backend import queries
@@ -152,6 +153,10 @@ def schema_key() -> str:
     digest = hashlib.sha256(GENERATOR_VERSION.encode())
     for migration in migration_files():
         digest.update(migration.name.encode() + migration.sql.encode())
+    # the derived tables are built into the cached file too
+    for sql_file in sorted(resources.files("tokentrace_backend.queries").iterdir(), key=str):
+        if sql_file.name.startswith(("linking", "refresh_")):
+            digest.update(sql_file.read_bytes())
     digest.update(GENERATE_SQL.encode())
     return digest.hexdigest()[:16]
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import APIRouter, Depends, FastAPI
 
 from tokentrace_backend.queries import DerivedTables
 
 from . import graph_router, tokens_router, traces_router
 from .auth import require_api_key
+from .background_refresh import BackgroundRefresh
 from .database import ReadableDatabase
 from .errors import install_error_handlers
 from .settings import ApiSettings
@@ -18,6 +22,7 @@ def create_api_app(
     *,
     api_key: str | None = None,
     jaeger_url: str | None = None,
+    refresh_interval: float = 1.0,
 ) -> FastAPI:
     """The FastAPI app serving ``/api/*`` (and ``/openapi.json``, always open).
 
@@ -25,15 +30,31 @@ def create_api_app(
     ``TOKENTRACE_JAEGER_URL``. With a key, every ``/api`` request needs
     ``Authorization: Bearer <key>``. Other routes (a dashboard, say) can be added to the
     returned app.
+
+    When the server runs the app's lifespan, a background thread keeps the derived
+    per-token tables caught up every ``refresh_interval`` seconds; without it, each request
+    catches up before reading.
     """
+    derived = DerivedTables()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        refresher = BackgroundRefresh(database, derived, refresh_interval)
+        refresher.start()
+        try:
+            yield
+        finally:
+            refresher.stop()
+
     app = FastAPI(
         title="tokentrace correlation API",
         summary="Which token did what, where it failed, and what it reached.",
         version="1",
+        lifespan=lifespan,
     )
     app.state.database = database
     app.state.settings = ApiSettings.resolve(api_key, jaeger_url)
-    app.state.derived = DerivedTables()
+    app.state.derived = derived
     api = APIRouter(prefix="/api", dependencies=[Depends(require_api_key)])
     api.include_router(tokens_router.router)
     api.include_router(graph_router.router)

@@ -12,8 +12,9 @@ per-token tables (``storage/schema/100_token_derived.sql``) that the token queri
 each new span within its whole trace (earlier spans of the trace included), in one
 transaction with the new watermark. The single-trace view still links at query time.
 
-A span that arrives before every tagged span of its trace stays unlinked; the cross-service
-call pairs are derived when the later of their two spans arrives.
+A span that arrives before every tagged span of its trace stays unlinked. A cross-service
+call pair is derived when the later of its two spans arrives; a client span whose server
+side has not arrived yet counts as a call to a remote peer until it does.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ _REFRESH_STATEMENTS = (
     "refresh_token_dim",
     "refresh_token_metadata",
     "refresh_requests",
+    "refresh_superseded_calls",
     "refresh_calls",
     "refresh_failures",
     "refresh_lifecycle",

@@ -8,11 +8,13 @@ import time
 from opentelemetry.trace import SpanKind
 
 from tokentrace import attributes as tt
+from tokentrace_backend.api import create_api_app
 from tokentrace_backend.queries import refresh_derived
 from tokentrace_backend.storage import Database
 from tokentrace_backend.storage.writer import SpanWriter
 
 from .conftest import build_scenario
+from .live_server import serve_in_thread
 from .span_builder import NS_PER_MS, SpanBuilder
 
 DERIVED = ("token_dim", "token_requests", "token_calls", "token_failures", "token_lifecycle")
@@ -74,11 +76,15 @@ def test_late_downstream_spans_are_linked_through_their_trace(
         kind=SpanKind.CLIENT,
         start_ns=t + 1,
         parent=root,
-        attributes={tt.TOKEN_ID: token},
+        attributes={tt.TOKEN_ID: token, "server.address": "payments.internal"},
     )
     builder.flush(writer)
     with database.reader() as cursor:
         refresh_derived(cursor)
+        # until payments' spans arrive, the call goes to a remote peer
+        assert cursor.execute("SELECT source, target, target_kind FROM token_calls").fetchall() == [
+            ("gateway", "payments.internal", "remote")
+        ]
     # the untagged payments service exports a batch later
     payments = builder.span(
         "payments",
@@ -116,3 +122,23 @@ def test_late_downstream_spans_are_linked_through_their_trace(
         (token, "gateway", "payments", "service", True),
         (token, "payments", "postgresql", "database", True),
     ]
+
+
+def test_the_app_refreshes_in_the_background(
+    builder: SpanBuilder, writer: SpanWriter, database: Database
+) -> None:
+    app = create_api_app(database, api_key="", refresh_interval=0.05)
+    with serve_in_thread(app, lifespan="on"):
+        builder.request(
+            "gateway", "/", token_id="cd" * 16, outcome="success", start_ns=time.time_ns()
+        )
+        batch = builder.flush(writer)
+        deadline = time.monotonic() + 10
+        with database.reader() as cursor:
+            while time.monotonic() < deadline:  # no API request is made
+                row = cursor.execute("SELECT last_batch_id FROM derived_state").fetchone()
+                if row == (batch,):
+                    break
+                time.sleep(0.02)
+            assert row == (batch,)
+            assert cursor.execute("SELECT token_id FROM token_dim").fetchall() == [("cd" * 16,)]
