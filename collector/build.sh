@@ -37,6 +37,12 @@ fi
 mkdir -p "$bin_dir" "$work_dir"
 go_version="$(go env GOVERSION)"
 
+# One build at a time per cache (parallel test runs, CI and a developer may all call this).
+if command -v flock >/dev/null 2>&1; then
+    exec 9>"$cache_dir/build.lock"
+    flock 9
+fi
+
 stamp_of() {  # stamp_of NAME EXTRA... -> hash of this script, Go version and EXTRA
     { cat "$here/build.sh"; echo "$go_version"; printf '%s\n' "$@"; } | sha256sum | cut -c1-32
 }

@@ -10,7 +10,7 @@ import duckdb
 import httpx
 import pytest
 
-from tests.e2e.conftest import Pipeline
+from tests.e2e.pipeline import Pipeline
 from tokentrace_backend.scenario.tokens import scenario_tokens
 from tokentrace_backend.scenario.traffic import drive
 

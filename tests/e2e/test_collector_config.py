@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.conftest import COLLECTOR_CONFIG, JAEGER_CONFIG, REPO, Binaries
+from tests.e2e.pipeline import COLLECTOR_CONFIG, JAEGER_CONFIG, REPO, Binaries
 
 COMPOSE = REPO / "collector" / "compose.yaml"
 TAIL_SAMPLING = REPO / "collector" / "otel-collector.tail-sampling.yaml"

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from tests.e2e.conftest import Pipeline
+from tests.e2e.pipeline import Pipeline
 from tokentrace_backend.scenario.stack import scenario_fingerprinter
 from tokentrace_backend.scenario.tokens import ScenarioToken, scenario_tokens, token_by_name
 from tokentrace_backend.scenario.traffic import drive
