@@ -249,12 +249,16 @@ def _validation_message(response: httpx.Response) -> str:
 # -- formatting ----------------------------------------------------------------------------
 
 
+# Count columns read best right-aligned.
+_NUMERIC_HEADERS = frozenset({"REQUESTS", "ERRORS", "COUNT", "CALLS", "DENIED", "P95"})
+
+
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Left-aligned columns separated by two spaces, numbers right-aligned."""
+    """Columns separated by two spaces; count columns right-aligned, the rest left-aligned."""
     widths = [len(header) for header in headers]
     for row in rows:
         widths = [max(width, len(cell)) for width, cell in zip(widths, row, strict=True)]
-    numeric = [all(row[i].isdigit() for row in rows if row[i]) for i in range(len(headers))]
+    numeric = [header in _NUMERIC_HEADERS for header in headers]
 
     def line(cells: Sequence[str]) -> str:
         parts = [
