@@ -9,6 +9,7 @@ carry on outgoing HTTP calls.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Final
 
 from opentelemetry import baggage
@@ -18,9 +19,9 @@ from opentelemetry.trace import SpanKind
 
 from tokentrace import attributes as attr
 from tokentrace._failsafe import log_internal_error
-from tokentrace._redact import scrub_attributes
+from tokentrace._redact import scrub_url_attributes
 from tokentrace._request import current_request
-from tokentrace._sensitive import sensitive_headers, sensitive_query_params
+from tokentrace._sensitive import sensitive_query_params
 
 _TOKEN_ID_PATTERN: Final = re.compile(r"[0-9a-f]{32}")
 _URL_KINDS: Final = (SpanKind.SERVER, SpanKind.CLIENT)
@@ -32,6 +33,15 @@ def baggage_token_id(context: Context | None) -> str | None:
     if isinstance(value, str) and _TOKEN_ID_PATTERN.fullmatch(value):
         return value
     return None
+
+
+def _attribute_dict(span: Span) -> Mapping[str, object] | None:
+    """The span's attributes as a plain dict when the SDK keeps one (the public
+    ``span.attributes`` goes through Python-level Mapping methods, microseconds per lookup
+    on a path that runs for every span); the public view otherwise."""
+    bounded = getattr(span, "_attributes", None)
+    plain = getattr(bounded, "_dict", None)
+    return plain if isinstance(plain, dict) else span.attributes
 
 
 class TokenSpanProcessor(SpanProcessor):
@@ -67,11 +77,10 @@ class TokenSpanProcessor(SpanProcessor):
                 state is not None and state.owns_server_span and span.kind is SpanKind.SERVER
             ):
                 return  # no URL attributes, or already redacted before the span was made
-            span_attributes = span.attributes
+            # Header attributes are added after start; URL ones are there from creation.
+            span_attributes = _attribute_dict(span)
             if span_attributes:
-                changes = scrub_attributes(
-                    span_attributes, sensitive_query_params(), sensitive_headers()
-                )
+                changes = scrub_url_attributes(span_attributes, sensitive_query_params())
                 if changes:
                     span.set_attributes(changes)
         except Exception as error:  # never break span creation

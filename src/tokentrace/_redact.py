@@ -72,22 +72,30 @@ def _is_sensitive_header_attribute(key: str, headers: Collection[str]) -> bool:
     return name in headers
 
 
+def scrub_url_attributes(attributes: Mapping[str, Any], params: Collection[str]) -> dict[str, Any]:
+    """Replacement values for URL attributes that carry a token; empty if none."""
+    changes: dict[str, Any] = {}
+    for key in URL_ATTRIBUTES:
+        value = attributes.get(key)
+        if isinstance(value, str) and "=" in value:
+            if key == "url.query":
+                cleaned = redact_query(value, params)
+            else:
+                cleaned = redact_url(value, params)
+            if cleaned != value:
+                changes[key] = cleaned
+    return changes
+
+
 def scrub_attributes(
     attributes: Mapping[str, Any],
     params: Collection[str],
     headers: Collection[str],
 ) -> dict[str, Any]:
     """Replacement values for every attribute that would carry a token; empty if none."""
-    changes: dict[str, Any] = {}
-    for key in URL_ATTRIBUTES:
-        value = attributes.get(key)
-        if isinstance(value, str) and "=" in value:
-            cleaned = (
-                redact_query(value, params) if key == "url.query" else redact_url(value, params)
-            )
-            if cleaned != value:
-                changes[key] = cleaned
-    for key, value in attributes.items():
+    plain = dict(attributes)  # one copy: Mapping access on span attributes is slow
+    changes = scrub_url_attributes(plain, params)
+    for key, value in plain.items():
         if _is_sensitive_header_attribute(key, headers) and value != (REDACTED_HEADER,):
             changes[key] = (REDACTED_HEADER,)
     return changes
