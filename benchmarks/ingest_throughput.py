@@ -201,7 +201,7 @@ def free_port() -> int:
 
 
 class RssSampler(threading.Thread):
-    """Samples the server's VmHWM/VmRSS from /proc while the benchmark runs."""
+    """Samples the resident memory of the server and its decode workers while it runs."""
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
@@ -211,7 +211,33 @@ class RssSampler(threading.Thread):
 
     def run(self) -> None:
         while not self.stop.wait(0.1):
-            self.peak_kib = max(self.peak_kib, _status_kib(self.pid, "VmHWM:"))
+            self.peak_kib = max(self.peak_kib, tree_rss_kib(self.pid))
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(child) for child in text.split()]
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its live children (decode workers)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for member in [pid, *_children(pid)]:
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def tree_rss_kib(pid: int) -> int:
+    """Current resident memory of a process and its children."""
+    return sum(_status_kib(member, "VmRSS:") for member in [pid, *_children(pid)])
 
 
 def _status_kib(pid: int, field: str) -> int:
@@ -258,6 +284,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=300)
     parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument(
+        "--decode-workers", type=int, default=None, help="TOKENTRACE_DECODE_WORKERS for the server"
+    )
     arguments = parser.parse_args()
 
     batches = make_batches(arguments.batches)
@@ -283,20 +312,31 @@ def main() -> None:
                 str(otlp_port),
             ],
             stdout=subprocess.DEVNULL,
-            env={**os.environ},
+            env={
+                **os.environ,
+                **(
+                    {"TOKENTRACE_DECODE_WORKERS": str(arguments.decode_workers)}
+                    if arguments.decode_workers is not None
+                    else {}
+                ),
+            },
         )
         try:
             _wait_ready(f"http://127.0.0.1:{otlp_port}/v1/traces")
             sampler = RssSampler(server.pid)
             sampler.start()
+            server_cpu_before = tree_cpu_seconds(server.pid)
+            client_cpu_before = time.process_time()
             started = time.perf_counter()
             acknowledged, retries = asyncio.run(
                 send_all(f"http://127.0.0.1:{otlp_port}/v1/traces", batches, arguments.connections)
             )
             elapsed = time.perf_counter() - started
+            client_cpu = time.process_time() - client_cpu_before
+            server_cpu = tree_cpu_seconds(server.pid) - server_cpu_before
             sampler.stop.set()
             sampler.join()
-            peak_kib = max(sampler.peak_kib, _status_kib(server.pid, "VmHWM:"))
+            peak_kib = max(sampler.peak_kib, tree_rss_kib(server.pid))
         finally:
             server.terminate()
             server.wait(timeout=60)
@@ -322,7 +362,12 @@ def main() -> None:
     )
     print(f"parse baseline: {baseline:,.0f} spans/s; ingest/parse = {rate / baseline:.2%}")
     print(f"disk: {size / max(total_spans, 1):.1f} bytes/span ({size / 2**20:.1f} MiB)")
-    print(f"server peak RSS: {peak_kib / 1024:.0f} MiB")
+    print(f"server peak RSS (with decode workers): {peak_kib / 1024:.0f} MiB")
+    print(
+        f"CPU per span: server {server_cpu / total_spans * 1e6:.1f} us, "
+        f"client {client_cpu / total_spans * 1e6:.1f} us; machine load average "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
 
 
 def _wait_ready(url: str) -> None:

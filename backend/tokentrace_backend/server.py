@@ -19,7 +19,7 @@ from typing import TextIO
 import uvicorn
 
 from tokentrace_backend.api import create_api_app
-from tokentrace_backend.otlp import TRACES_PATH, create_otlp_app
+from tokentrace_backend.otlp import TRACES_PATH, DecodePool, create_otlp_app
 from tokentrace_backend.settings import ServeSettings
 from tokentrace_backend.storage import Database
 from tokentrace_backend.storage.writer import SpanWriter
@@ -50,8 +50,10 @@ async def serve(settings: ServeSettings, out: TextIO = sys.stdout) -> None:
         linger_seconds=settings.ingest.writer_linger_seconds,
     )
     writer.start()
+    decoders = DecodePool(settings.ingest.decode_workers)
     try:
-        otlp_app = create_otlp_app(writer, settings.ingest)
+        decoders.start()
+        otlp_app = create_otlp_app(writer, settings.ingest, decoders)
         api_app = create_api_app(database, api_key=settings.api_key)
         servers = [
             _QuietSignalsServer(_config(otlp_app, settings.host, settings.otlp_port)),
@@ -69,10 +71,19 @@ async def serve(settings: ServeSettings, out: TextIO = sys.stdout) -> None:
         await _announce_when_started(servers, tasks, settings, out)
         await asyncio.gather(*tasks)
     finally:
+        decoders.close()
         writer.close()
         with contextlib.suppress(Exception):
             database.checkpoint()
         database.close()
+
+
+def _bound_port(server: uvicorn.Server, requested: int) -> int:
+    """The port a server really listens on (differs from the request for port 0)."""
+    for listener in getattr(server, "servers", []):
+        for sock in listener.sockets:
+            return int(sock.getsockname()[1])
+    return requested
 
 
 def _config(app: object, host: str, port: int) -> uvicorn.Config:
@@ -100,9 +111,11 @@ async def _announce_when_started(
                 server.should_exit = True
             return
         await asyncio.sleep(0.02)
+    otlp_port = _bound_port(servers[0], settings.otlp_port)
+    api_port = _bound_port(servers[1], settings.api_port)
     print(
-        f"tokentrace backend ready: OTLP/HTTP on {_url(settings.host, settings.otlp_port)}"
-        f"{TRACES_PATH}, API on {_url(settings.host, settings.api_port)}/api "
+        f"tokentrace backend ready: OTLP/HTTP on {_url(settings.host, otlp_port)}"
+        f"{TRACES_PATH}, API on {_url(settings.host, api_port)}/api "
         f"(database {settings.db_path})",
         file=out,
         flush=True,

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from tokentrace_backend.otlp.decode_pool import DecodePool
 from tokentrace_backend.otlp.receiver import TRACES_PATH, TraceReceiver, create_otlp_app
 from tokentrace_backend.otlp.span_columns import DecodedSpans, decode_spans
 
-__all__ = ["TRACES_PATH", "DecodedSpans", "TraceReceiver", "create_otlp_app", "decode_spans"]
+__all__ = [
+    "TRACES_PATH",
+    "DecodePool",
+    "DecodedSpans",
+    "TraceReceiver",
+    "create_otlp_app",
+    "decode_spans",
+]

@@ -12,24 +12,21 @@ import asyncio
 import hmac
 import logging
 
-import anyio
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from tokentrace_backend.otlp.body import Encoding, is_gzip, media_encoding, read_body
+from tokentrace_backend.otlp.decode_pool import DecodePool
 from tokentrace_backend.otlp.errors import (
     IngestError,
-    MalformedRequest,
     Overloaded,
     PayloadTooLarge,
     Unauthenticated,
     UnsupportedMediaType,
 )
-from tokentrace_backend.otlp.request_decoding import decode_request
 from tokentrace_backend.otlp.responses import export_failure, export_success
-from tokentrace_backend.otlp.span_columns import DecodedSpans, MalformedSpans, decode_spans
 from tokentrace_backend.settings import IngestSettings
 from tokentrace_backend.storage.writer import SpanWriter, WriterClosed, WriterOverloaded
 
@@ -38,30 +35,17 @@ logger = logging.getLogger(__name__)
 TRACES_PATH = "/v1/traces"
 
 
-def decode_body(body: bytes, encoding: Encoding) -> DecodedSpans:
-    """Body bytes → storable columns (runs in a worker thread, off the event loop).
-
-    JSON is first turned into the protobuf request it encodes, so both encodings share the
-    one fast decoder."""
-    if encoding is Encoding.JSON:
-        body = decode_request(body, encoding).SerializeToString()
-    try:
-        return decode_spans(body)
-    except MalformedSpans as error:
-        raise MalformedRequest(str(error)) from None
-
-
 class TraceReceiver:
     """Handles export requests for one writer."""
 
-    def __init__(self, writer: SpanWriter, settings: IngestSettings) -> None:
+    def __init__(self, writer: SpanWriter, settings: IngestSettings, decoders: DecodePool) -> None:
         self._writer = writer
         self._settings = settings
+        self._decoders = decoders
         self._expected_authorization = (
             f"Bearer {settings.ingest_key}".encode() if settings.ingest_key else None
         )
         self._inflight = 0
-        self._decoders = anyio.CapacityLimiter(settings.max_inflight_requests)
 
     async def export(self, request: Request) -> Response:
         """``POST /v1/traces``."""
@@ -90,9 +74,7 @@ class TraceReceiver:
 
     async def _ingest(self, request: Request, encoding: Encoding, *, gzip: bool) -> Response:
         body = await read_body(request.stream(), gzip=gzip, limit=self._settings.max_body_bytes)
-        decoded = await anyio.to_thread.run_sync(
-            decode_body, body, encoding, limiter=self._decoders
-        )
+        decoded = await self._decoders.decode(body, encoding)
         del body
         if decoded.accepted_spans:
             try:
@@ -130,7 +112,14 @@ class TraceReceiver:
         return export_failure(503, message, encoding, headers={"Retry-After": retry_after})
 
 
-def create_otlp_app(writer: SpanWriter, settings: IngestSettings) -> Starlette:
-    """The OTLP/HTTP ASGI app, writing through ``writer``."""
-    receiver = TraceReceiver(writer, settings)
+def create_otlp_app(
+    writer: SpanWriter, settings: IngestSettings, decoders: DecodePool | None = None
+) -> Starlette:
+    """The OTLP/HTTP ASGI app, writing through ``writer``.
+
+    Without ``decoders``, requests are decoded in threads of this process.
+    """
+    if decoders is None:
+        decoders = DecodePool(0)
+    receiver = TraceReceiver(writer, settings, decoders)
     return Starlette(routes=[Route(TRACES_PATH, receiver.export, methods=["POST"])])

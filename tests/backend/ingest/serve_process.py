@@ -31,7 +31,8 @@ class ServeProcess:
         self.otlp_port = free_port()
         self.api_port = free_port()
         self.log_path = db_path.with_suffix(f".{self.otlp_port}.log")
-        self._env = {**os.environ, **(env or {})}
+        # Decoding in threads starts faster; tests of the worker processes ask for them.
+        self._env = {**os.environ, "TOKENTRACE_DECODE_WORKERS": "0", **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -68,6 +69,17 @@ class ServeProcess:
             time.sleep(0.05)
         self.kill()
         raise RuntimeError(f"tokentrace serve did not become ready:\n{self.log()}")
+
+    def children(self) -> list[int]:
+        """Pids of the server's child processes (its decode workers)."""
+        assert self.process is not None
+        pid = self.process.pid
+        try:
+            return [
+                int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            ]
+        except OSError:
+            return []
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -22,7 +22,9 @@ def test_kill_9_loses_no_acknowledged_batch(
     start_server: Callable[..., ServeProcess], tmp_path: Path
 ) -> None:
     db_path = tmp_path / "crash.duckdb"
-    server = start_server(db_path=db_path)
+    server = start_server({"TOKENTRACE_DECODE_WORKERS": "2"}, db_path=db_path)
+    workers = server.children()
+    assert workers, "no decode worker processes"
     bodies = {batch: numbered_request(batch, SPANS_PER_BATCH) for batch in range(600)}
     acknowledged: list[int] = []
     lock = threading.Lock()
@@ -57,6 +59,7 @@ def test_kill_9_loses_no_acknowledged_batch(
         thread.join(30)
     assert len(acknowledged) >= 40, server.log()
     assert len(acknowledged) < len(bodies), "the kill came after the last batch"
+    _assert_exit_soon(workers)  # decode workers do not outlive a killed server
 
     # Restart on the same file: it must open (WAL replay) and accept more spans.
     restarted = start_server(db_path=db_path)
@@ -82,3 +85,13 @@ def test_kill_9_loses_no_acknowledged_batch(
     batch_ids = restarted.query("SELECT DISTINCT batch_id FROM spans WHERE name = 'batch 10000'")
     older = restarted.query("SELECT max(batch_id) FROM spans WHERE name <> 'batch 10000'")
     assert int(str(batch_ids[0][0])) > int(str(older[0][0]))  # numbering resumed after restart
+
+
+def _assert_exit_soon(pids: list[int], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+        if not alive:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"processes {alive} outlived the killed server")

@@ -48,7 +48,7 @@ def _provider(server: ServeProcess, compression: Compression) -> TracerProvider:
 def test_sdk_exporter_spans_land_in_promoted_columns(
     start_server: Callable[..., ServeProcess],
 ) -> None:
-    server = start_server()
+    server = start_server({"TOKENTRACE_DECODE_WORKERS": "1"})  # decoding in a worker process
     provider = _provider(server, Compression.Gzip)
     tracer = provider.get_tracer("test")
     with tracer.start_as_current_span(
