@@ -289,7 +289,8 @@ def decode_spans(body: bytes) -> DecodedSpans:
     )
 
 
-_EMPTY_ROW: Final[list[Any]] = [None] * _WIDTH
+_ZERO_TRACE_ID: Final = bytes(16)
+_ZERO_SPAN_ID: Final = bytes(8)
 
 
 def _span_row(span: Any, resource: tuple[int, str, str | None, str]) -> list[Any]:
@@ -300,26 +301,42 @@ def _span_row(span: Any, resource: tuple[int, str, str | None, str]) -> list[Any
     kind = span.kind
     start_ns = span.start_time_unix_nano
     end_ns = span.end_time_unix_nano
-    status_code, status_message = _status(span.status)
-    problem = _span_problem(trace_id, span_id, parent_id, kind, status_code)
-    if problem is None and end_ns < start_ns:
-        problem = "end_time_unix_nano is before start_time_unix_nano"
-    if problem is not None:
-        raise InvalidSpan(problem)
+    raw_status = span.status
+    status = _status_cache.get(raw_status) or _status(raw_status)
+    if (  # one cheap test for the common case; _span_problem says what is wrong
+        len(trace_id) != 16
+        or len(span_id) != 8
+        or (parent_id and len(parent_id) != 8)
+        or not 0 <= kind <= _MAX_SPAN_KIND
+        or status[0] > _MAX_STATUS_CODE
+        or end_ns < start_ns
+        or trace_id == _ZERO_TRACE_ID
+        or span_id == _ZERO_SPAN_ID
+    ):
+        raise InvalidSpan(
+            _span_problem(trace_id, span_id, parent_id, kind, status[0])
+            or "end_time_unix_nano is before start_time_unix_nano"
+        )
 
-    row = _EMPTY_ROW.copy()
-    row[0] = trace_id
-    row[1] = int.from_bytes(span_id, "big")
-    row[2] = int.from_bytes(parent_id, "big") if parent_id else None
-    row[3] = resource[1]
-    row[4] = resource[2]
-    row[5] = span.name
-    row[6] = kind
-    row[7] = start_ns
-    row[8] = end_ns - start_ns
-    row[9] = status_code
-    row[10] = status_message
-    row[30] = resource[0]
+    # A list display is cheaper than copying a template and assigning a dozen items.
+    row = [
+        trace_id,
+        int.from_bytes(span_id, "big"),
+        int.from_bytes(parent_id, "big") if parent_id else None,
+        resource[1],
+        resource[2],
+        span.name,
+        kind,
+        start_ns,
+        end_ns - start_ns,
+        status[0],
+        status[1],
+        None, None, None, None, None, None, None, None, None, None,
+        None, None, None, None, None, None, None, None,
+        None,
+        resource[0],
+        None,
+    ]  # fmt: skip
 
     extra: dict[str, Any] | None = None
     cache_get = _attribute_cache.get
@@ -396,6 +413,8 @@ def _spans_table(rows: list[list[Any]]) -> pa.Table:
 
 def _column_array(values: Sequence[Any], field: pa.Field, coerce: Callable[[Any], Any]) -> pa.Array:
     """One column as Arrow (promoted values are coerced when first decoded; this is a net)."""
+    if values.count(None) == len(values):  # sparse columns (owner, events, ...) are common
+        return pa.nulls(len(values), type=field.type)
     try:
         return pa.array(values, type=field.type)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
