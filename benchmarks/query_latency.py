@@ -27,8 +27,7 @@ from importlib import resources
 from pathlib import Path
 
 from tokentrace_backend import queries
-from tokentrace_backend.queries import QueryFilters, Window
-from tokentrace_backend.queries.linking import refresh_derived
+from tokentrace_backend.queries import QueryFilters, Window, compact_if_due, refresh_derived
 from tokentrace_backend.storage import Database, migration_files
 
 GENERATOR_VERSION = "1"
@@ -155,7 +154,7 @@ def schema_key() -> str:
         digest.update(migration.name.encode() + migration.sql.encode())
     # the derived tables are built into the cached file too
     for sql_file in sorted(resources.files("tokentrace_backend.queries").iterdir(), key=str):
-        if sql_file.name.startswith(("linking", "refresh_")):
+        if sql_file.name.startswith(("linking", "refresh_", "compaction_")):
             digest.update(sql_file.read_bytes())
     digest.update(GENERATE_SQL.encode())
     return digest.hexdigest()[:16]
@@ -188,7 +187,13 @@ def build(path: Path, spans: int) -> float:
         print(f"spans generated in {generated - started:.1f} s")
         with database.reader() as cursor:
             refresh_derived(cursor)
-        print(f"derived per-token tables built in {time.perf_counter() - generated:.1f} s")
+        derived = time.perf_counter()
+        print(f"derived per-token tables built in {derived - generated:.1f} s")
+        with database.reader() as cursor:
+            compact_if_due(cursor, force=True)
+        print(
+            f"derived tables compacted (sorted by token) in {time.perf_counter() - derived:.1f} s"
+        )
         database.checkpoint()
     finally:
         database.close()

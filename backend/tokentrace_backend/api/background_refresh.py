@@ -1,7 +1,8 @@
 """Keeps the derived per-token tables caught up in the background while the app runs.
 
 Requests catch up on their own before reading (so answers are always fresh); this thread
-does the work between requests, so under steady ingest a request rarely has to.
+does the work between requests, so under steady ingest a request rarely has to, and it
+alone compacts the derived tables (sorted by token), which takes seconds on large ones.
 """
 
 from __future__ import annotations
@@ -45,6 +46,6 @@ class BackgroundRefresh:
         while not self._stop.wait(self._interval):
             try:
                 with self._database.reader() as cursor:
-                    self._derived.catch_up(cursor)
+                    self._derived.catch_up(cursor, compact=True)
             except Exception:  # keep serving: the next request retries the catch-up itself
                 logger.exception("refreshing the derived per-token tables failed")

@@ -6,6 +6,7 @@ shapes of :mod:`.results`; values are always bound as parameters.
 
 from __future__ import annotations
 
+from .compaction import compact_if_due
 from .dependencies import global_dependencies, token_dependencies
 from .filters import QueryFilters, Window
 from .linking import DerivedTables, refresh_derived
@@ -20,6 +21,7 @@ __all__ = [
     "KnownToken",
     "QueryFilters",
     "Window",
+    "compact_if_due",
     "find_token",
     "global_dependencies",
     "list_tokens",

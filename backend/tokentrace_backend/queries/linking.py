@@ -24,6 +24,7 @@ from typing import Any
 
 import duckdb
 
+from .compaction import compact_if_due
 from .sql_files import load_sql, run
 
 # Spans of one trace lie close together in time, so linking only looks this far around the
@@ -124,7 +125,14 @@ class DerivedTables:
     def __init__(self) -> None:
         self._lock = threading.Lock()
 
-    def catch_up(self, cursor: duckdb.DuckDBPyConnection) -> int:
-        """Refresh if batches were written since the last refresh; returns batches processed."""
+    def catch_up(self, cursor: duckdb.DuckDBPyConnection, *, compact: bool = False) -> int:
+        """Refresh if batches were written since the last refresh; returns batches processed.
+
+        With ``compact``, also rewrite sorted the tables whose unsorted tail grew enough
+        (seconds on large tables: for background work, not for a waiting request).
+        """
         with self._lock:
-            return refresh_derived(cursor)
+            processed = refresh_derived(cursor)
+            if compact:
+                compact_if_due(cursor)
+            return processed

@@ -9,7 +9,7 @@ from opentelemetry.trace import SpanKind
 
 from tokentrace import attributes as tt
 from tokentrace_backend.api import create_api_app
-from tokentrace_backend.queries import refresh_derived
+from tokentrace_backend.queries import compact_if_due, refresh_derived
 from tokentrace_backend.storage import Database
 from tokentrace_backend.storage.writer import SpanWriter
 
@@ -142,3 +142,26 @@ def test_the_app_refreshes_in_the_background(
                 time.sleep(0.02)
             assert row == (batch,)
             assert cursor.execute("SELECT token_id FROM token_dim").fetchall() == [("cd" * 16,)]
+
+
+def test_compaction_keeps_every_row_and_sorts_by_token(
+    builder: SpanBuilder, writer: SpanWriter, database: Database
+) -> None:
+    build_scenario(builder, writer, database)
+    with database.reader() as cursor:
+        refresh_derived(cursor)
+        before = snapshot(database)
+        assert compact_if_due(cursor) == []  # a small tail is not worth a rewrite
+        assert compact_if_due(cursor, force=True) == [
+            "token_requests",
+            "token_calls",
+            "token_failures",
+        ]
+        numbers = [
+            n for (n,) in cursor.execute("SELECT token_number FROM token_requests").fetchall()
+        ]
+        assert numbers == sorted(numbers)
+        sorted_rows = dict(cursor.execute("SELECT * FROM derived_sorted_rows").fetchall())
+        assert sorted_rows["token_requests"] == len(numbers)
+        assert compact_if_due(cursor, force=True) == []  # nothing unsorted left
+    assert snapshot(database) == before
