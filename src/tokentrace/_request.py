@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 
 from opentelemetry.trace import Span
 from opentelemetry.util.types import AttributeValue
@@ -19,17 +18,20 @@ from tokentrace._analysis import TokenInfo
 from tokentrace._outcome import AuthOutcome, infer_outcome
 
 
-@dataclass(eq=False)
 class RequestState:
-    """One request as tokentrace sees it."""
+    """One request as tokentrace sees it (a plain slotted class: one per request)."""
 
-    token: TokenInfo
-    accept_baggage: bool = True
-    owns_server_span: bool = False  # tokentrace opened it, from a pre-redacted request
-    span: Span | None = None
-    recorded: AuthOutcome | None = None
-    outcome_written: bool = False
-    saved: dict[str, object] = field(default_factory=dict)  # raw values hidden from the OTel layer
+    __slots__ = ("accept_baggage", "outcome_written", "owns_server_span", "recorded", "saved",
+                 "span", "token")  # fmt: skip
+
+    def __init__(self, token: TokenInfo, accept_baggage: bool = True) -> None:
+        self.token = token
+        self.accept_baggage = accept_baggage
+        self.owns_server_span = False  # tokentrace opened it, from a pre-redacted request
+        self.span: Span | None = None
+        self.recorded: AuthOutcome | None = None
+        self.outcome_written = False
+        self.saved: dict[str, object] = {}  # raw values hidden from the OTel layer
 
 
 _current: ContextVar[RequestState | None] = ContextVar("tokentrace_request", default=None)

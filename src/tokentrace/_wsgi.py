@@ -72,6 +72,10 @@ class WSGIMiddleware:
         self._headers = self._tagger.settings.sensitive_headers
         self._header_keys = tuple(_environ_key(name) for name in sorted(self._headers))
         self.wsgi = app
+        # contrib reads the capture settings from the environment; so do we, once.
+        self._captures_response_headers = bool(
+            os.environ.get(OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE)
+        )
         self._otel = OpenTelemetryMiddleware(
             self._instrumented, tracer_provider=tracer_provider, **otel_options
         )
@@ -163,7 +167,7 @@ class WSGIMiddleware:
             )
             # The OTel layer records response headers (only when asked to, through the
             # environment) inside that call; scrub them.
-            if os.environ.get(OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE):
+            if self._captures_response_headers:
                 try:
                     scrub_span(span, self._params, self._headers)
                 except Exception as error:
