@@ -56,8 +56,9 @@ async def serve(settings: ServeSettings, out: TextIO = sys.stdout) -> None:
         otlp_app = create_otlp_app(writer, settings.ingest, decoders)
         api_app = create_api_app(database, api_key=settings.api_key)
         servers = [
-            _QuietSignalsServer(_config(otlp_app, settings.host, settings.otlp_port)),
-            _QuietSignalsServer(_config(api_app, settings.host, settings.api_port)),
+            _QuietSignalsServer(_config(otlp_app, settings.host, settings.otlp_port, "off")),
+            # The API's lifespan runs its background refresh of the derived tables.
+            _QuietSignalsServer(_config(api_app, settings.host, settings.api_port, "on")),
         ]
         loop = asyncio.get_running_loop()
 
@@ -86,12 +87,12 @@ def _bound_port(server: uvicorn.Server, requested: int) -> int:
     return requested
 
 
-def _config(app: object, host: str, port: int) -> uvicorn.Config:
+def _config(app: object, host: str, port: int, lifespan: str) -> uvicorn.Config:
     return uvicorn.Config(
         app,  # type: ignore[arg-type]
         host=host,
         port=port,
-        lifespan="off",
+        lifespan=lifespan,  # type: ignore[arg-type]
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=30,
