@@ -39,10 +39,15 @@ _REFRESH_STATEMENTS = (
     "refresh_token_metadata",
     "refresh_requests",
     "refresh_superseded_calls",
+    "refresh_superseded_delete",
+    "refresh_superseded_minutes",
     "refresh_calls",
+    "refresh_insert_calls",
+    "refresh_call_minutes",
     "refresh_failures",
     "refresh_lifecycle",
 )
+_REFRESH_TEMP_TABLES = ("refresh_linked", "refresh_superseded", "refresh_new_calls")
 
 
 def linked_spans_sql(selector: str, body: str) -> str:
@@ -112,7 +117,8 @@ def _refresh_slice(
             "UPDATE derived_state SET last_batch_id = $to_batch WHERE name = 'token_tables'",
             {"to_batch": to_batch},
         )
-        cursor.execute("DROP TABLE refresh_linked")
+        for table in _REFRESH_TEMP_TABLES:  # constant names
+            cursor.execute(f"DROP TABLE {table}")
         cursor.execute("COMMIT")
     except BaseException:
         cursor.execute("ROLLBACK")

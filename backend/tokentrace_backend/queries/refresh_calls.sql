@@ -2,8 +2,9 @@
 -- another service) is derived when the later of its two spans arrives; a CLIENT/PRODUCER
 -- span without such a child becomes a call to a database / messaging system / remote peer
 -- (peer.service, then db.system, messaging.system, server.address). Latency is the
--- caller's; a call failed when either side failed.
-INSERT INTO token_calls
+-- caller's; a call failed when either side failed. Kept in a temp table for the two
+-- inserts that follow (token_calls and call_minutes).
+CREATE OR REPLACE TEMP TABLE refresh_new_calls AS
 WITH callers AS (
     SELECT * FROM refresh_linked WHERE kind IN (3, 4)
 ),
@@ -55,7 +56,7 @@ SELECT
     c.source,
     c.target,
     c.target_kind,
-    least(c.duration_ns // 1000, 4294967295)::UINTEGER,
+    least(c.duration_ns // 1000, 4294967295)::UINTEGER AS duration_us,
     c.failed
 FROM calls AS c
 LEFT JOIN token_dim AS d ON d.token_id = c.linked_token_id

@@ -9,7 +9,13 @@ from opentelemetry.trace import SpanKind
 
 from tokentrace import attributes as tt
 from tokentrace_backend.api import create_api_app
-from tokentrace_backend.queries import compact_if_due, refresh_derived
+from tokentrace_backend.queries import (
+    QueryFilters,
+    Window,
+    compact_if_due,
+    global_dependencies,
+    refresh_derived,
+)
 from tokentrace_backend.storage import Database
 from tokentrace_backend.storage.writer import SpanWriter
 
@@ -121,6 +127,15 @@ def test_late_downstream_spans_are_linked_through_their_trace(
     assert calls == [
         (token, "gateway", "payments", "service", True),
         (token, "payments", "postgresql", "database", True),
+    ]
+    with database.reader() as cursor:  # the global graph undid the remote-peer call too
+        window = Window(
+            since_ns=t - 3_600 * 1_000 * NS_PER_MS, until_ns=t + 3_600 * 1_000 * NS_PER_MS
+        )
+        graph = global_dependencies(cursor, QueryFilters(window=window))
+    assert [(e.source, e.target, e.calls, e.errors) for e in graph.edges] == [
+        ("gateway", "payments", 1, 1),
+        ("payments", "postgresql", 1, 1),
     ]
 
 

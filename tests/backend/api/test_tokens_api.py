@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from .conftest import (
     EXPIRED,
@@ -160,6 +161,8 @@ def test_token_dependency_map(client: httpx.Client) -> None:
 def test_global_dependency_map(client: httpx.Client) -> None:
     graph = client.get("/api/dependencies").json()
     assert graph["token_id"] is None
+    p95 = {(e["source"], e["target"]): e["p95_ms"] for e in graph["edges"]}
+    assert p95[("gateway", "orders")] == pytest.approx(15.0, rel=0.05)  # from histograms
     edges = {(e["source"], e["target"]): e["calls"] for e in graph["edges"]}
     assert edges[("gateway", "orders")] == 4
     assert edges[("batch", "orders")] == 1
