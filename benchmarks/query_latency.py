@@ -287,6 +287,21 @@ def main() -> None:
         report("token dependency map", timed(per_token(queries.token_dependencies), args.runs), 100)
         report("token timeline", timed(per_token(queries.token_timeline), args.runs), 100)
         report("global dependency map", timed(global_map, args.global_runs), 500)
+
+        # Not a target: one trace's spans are found by scanning trace_id over all spans.
+        with database.reader() as cursor:
+            trace_ids = [
+                bytes(r[0]).hex()
+                for r in cursor.execute(
+                    "SELECT trace_id FROM spans USING SAMPLE 20 ROWS"
+                ).fetchall()
+            ]
+
+        def one_trace() -> object:
+            with database.reader() as cursor:
+                return queries.trace_detail(cursor, picker.choice(trace_ids))
+
+        report("trace detail (info)", timed(one_trace, 5), 1_000)
     finally:
         database.close()
 
