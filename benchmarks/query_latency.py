@@ -302,6 +302,12 @@ def main() -> None:
                 return queries.trace_detail(cursor, picker.choice(trace_ids))
 
         report("trace detail (info)", timed(one_trace, 5), 1_000)
+
+        def token_list() -> object:
+            with database.reader() as cursor:
+                return queries.list_tokens(cursor, filters, limit=100, offset=0)
+
+        report("token list, first page (info)", timed(token_list, 5), 1_000)
     finally:
         database.close()
 
