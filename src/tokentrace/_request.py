@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from contextvars import ContextVar
+from typing import Final
 
 from opentelemetry.trace import Span
 from opentelemetry.util.types import AttributeValue
@@ -50,6 +51,12 @@ def leave(reset_token: object) -> None:
     _current.reset(reset_token)  # type: ignore[arg-type]
 
 
+_INFERRED: Final[dict[AuthOutcome, dict[str, AttributeValue]]] = {
+    outcome: {attr.AUTH_OUTCOME: outcome.value, attr.AUTH_OUTCOME_SOURCE: "inferred"}
+    for outcome in AuthOutcome
+}
+
+
 def outcome_attributes(state: RequestState, status: int) -> dict[str, AttributeValue]:
     """The outcome attributes to write when the response starts (empty if already known)."""
     if state.recorded is not None or state.outcome_written:
@@ -64,7 +71,7 @@ def outcome_attributes(state: RequestState, status: int) -> dict[str, AttributeV
     )
     if outcome is None:
         return {}
-    return {attr.AUTH_OUTCOME: outcome.value, attr.AUTH_OUTCOME_SOURCE: "inferred"}
+    return _INFERRED[outcome]
 
 
 def write_outcome(state: RequestState, status: int) -> None:
