@@ -5,6 +5,7 @@ of the API token (``tokentrace.token.id``) and the auth outcome, and carries the
 fingerprint to downstream services. Raw tokens never leave the process.
 """
 
+from tokentrace._access_log import AccessLogRedactor, redact_access_logs
 from tokentrace._asgi import ASGIMiddleware
 from tokentrace._fingerprint import Fingerprinter, fingerprint
 from tokentrace._outcome import AuthOutcome
@@ -18,6 +19,7 @@ from tokentrace._wsgi import WSGIMiddleware
 
 __all__ = [
     "ASGIMiddleware",
+    "AccessLogRedactor",
     "AuthOutcome",
     "Fingerprinter",
     "Owner",
@@ -30,4 +32,5 @@ __all__ = [
     "install_processor",
     "record_auth",
     "record_lifecycle",
+    "redact_access_logs",
 ]

@@ -1,0 +1,61 @@
+"""Keep tokens out of web servers' access logs.
+
+uvicorn, werkzeug and gunicorn log each request line with its query string, so
+``GET /orders?api_key=<raw>`` would land in the logs even though no span carries it. The
+filter rewrites such records: token-bearing query parameters become ``REDACTED``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Collection, Iterable
+from typing import Final
+
+from tokentrace._failsafe import log_internal_error
+from tokentrace._redact import REDACTED
+from tokentrace._sensitive import sensitive_query_params
+
+ACCESS_LOGGERS: Final = ("uvicorn.access", "werkzeug", "gunicorn.access", "hypercorn.access")
+
+
+class AccessLogRedactor(logging.Filter):
+    """A logging filter that redacts token-bearing query parameters in any record."""
+
+    def __init__(self, params: Collection[str] | None = None) -> None:
+        super().__init__()
+        self._params = params
+        self._compiled: tuple[Collection[str], re.Pattern[str]] | None = None
+
+    def _pattern(self) -> re.Pattern[str]:
+        names = self._params if self._params is not None else sensitive_query_params()
+        if self._compiled is not None and self._compiled[0] is names:
+            return self._compiled[1]
+        alternatives = "|".join(re.escape(name) for name in sorted(names, key=len, reverse=True))
+        # name=value inside a query string: after ? or &, value up to & space quote or #
+        pattern = re.compile(rf"([?&;](?:{alternatives})=)[^&\s\"'#]*")
+        self._compiled = (names, pattern)
+        return pattern
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+            if "=" in message:
+                redacted = self._pattern().sub(rf"\g<1>{REDACTED}", message)
+                if redacted != message:
+                    record.msg = redacted
+                    record.args = ()
+        except Exception as error:  # a log line must never be lost to tokentrace
+            log_internal_error("access log redaction", error)
+        return True
+
+
+def redact_access_logs(loggers: Iterable[str] = ACCESS_LOGGERS) -> AccessLogRedactor:
+    """Add the redacting filter to the access loggers of uvicorn, werkzeug, gunicorn and
+    hypercorn (or the ``loggers`` given). Idempotent. Returns the filter."""
+    redactor = AccessLogRedactor()
+    for name in loggers:
+        target = logging.getLogger(name)
+        if not any(isinstance(existing, AccessLogRedactor) for existing in target.filters):
+            target.addFilter(redactor)
+    return redactor
