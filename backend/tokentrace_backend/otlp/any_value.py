@@ -1,0 +1,38 @@
+"""OTLP ``AnyValue``s and attribute lists as JSON-ready Python values."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable
+from typing import Any, Final
+
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+SCALAR_KINDS: Final = frozenset({"string_value", "int_value", "bool_value", "double_value"})
+
+
+def any_value_to_python(value: AnyValue) -> Any:
+    """An OTLP AnyValue as a JSON-ready Python value (bytes become base64, as in OTLP JSON)."""
+    kind = value.WhichOneof("value")
+    if kind is None:
+        return None
+    if kind in SCALAR_KINDS:
+        return getattr(value, kind)
+    if kind == "array_value":
+        return [any_value_to_python(item) for item in value.array_value.values]
+    if kind == "kvlist_value":
+        return key_values_to_dict(value.kvlist_value.values)
+    return base64.b64encode(value.bytes_value).decode("ascii")
+
+
+def key_values_to_dict(key_values: Iterable[KeyValue]) -> dict[str, Any]:
+    """OTLP attributes as a dict (a repeated key keeps its last value)."""
+    result: dict[str, Any] = {}
+    for key_value in key_values:
+        value = key_value.value
+        kind = value.WhichOneof("value")
+        if kind in SCALAR_KINDS:
+            result[key_value.key] = getattr(value, kind)
+        else:
+            result[key_value.key] = any_value_to_python(value)
+    return result

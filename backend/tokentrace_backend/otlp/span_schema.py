@@ -1,0 +1,138 @@
+"""The columns of the ``spans`` and ``resources`` tables as Arrow schemas, and which OTLP
+attributes are promoted into which column (stable semantic-convention names first)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final
+
+import orjson
+import pyarrow as pa  # type: ignore[import-untyped]
+
+from tokentrace.attributes import (
+    AUTH_OUTCOME,
+    AUTH_OUTCOME_SOURCE,
+    TOKEN_ID,
+    TOKEN_KEY_ID,
+    TOKEN_NAME,
+    TOKEN_OWNER,
+)
+
+# Column order of the Arrow table; the writer inserts BY NAME, so only names matter there.
+SPAN_SCHEMA: Final = pa.schema(
+    [
+        ("trace_id", pa.binary()),
+        ("span_id", pa.uint64()),
+        ("parent_span_id", pa.uint64()),
+        ("service_name", pa.string()),
+        ("service_version", pa.string()),
+        ("name", pa.string()),
+        ("kind", pa.uint8()),
+        ("start_ns", pa.int64()),
+        ("duration_ns", pa.int64()),
+        ("status_code", pa.uint8()),
+        ("status_message", pa.string()),
+        ("http_method", pa.string()),
+        ("http_route", pa.string()),
+        ("http_status", pa.uint16()),
+        ("url_path", pa.string()),
+        ("client_address", pa.string()),
+        ("user_agent", pa.string()),
+        ("peer_service", pa.string()),
+        ("db_system", pa.string()),
+        ("server_address", pa.string()),
+        ("messaging_system", pa.string()),
+        ("token_id", pa.string()),
+        ("token_key_id", pa.string()),
+        ("auth_outcome", pa.string()),
+        ("auth_outcome_source", pa.string()),
+        ("token_owner", pa.string()),
+        ("token_name", pa.string()),
+        ("error_type", pa.string()),
+        ("error_message", pa.string()),
+        ("attributes", pa.string()),  # JSON text; DuckDB validates it on insert
+        ("resource_id", pa.uint64()),
+        ("events", pa.string()),  # JSON text
+    ]
+)
+
+RESOURCE_SCHEMA: Final = pa.schema(
+    [
+        ("resource_id", pa.uint64()),
+        ("service_name", pa.string()),
+        ("service_version", pa.string()),
+        ("attributes", pa.string()),
+    ]
+)
+
+COLUMN: Final = {field.name: index for index, field in enumerate(SPAN_SCHEMA)}
+WIDTH: Final = len(SPAN_SCHEMA)
+URL_PATH: Final = COLUMN["url_path"]
+HTTP_STATUS: Final = COLUMN["http_status"]
+ERROR_TYPE: Final = COLUMN["error_type"]
+ERROR_MESSAGE: Final = COLUMN["error_message"]
+
+# Attribute key → (column, primary). A primary name always wins; a fallback (an older
+# semantic-convention name) only fills a column that is still empty, whatever the order.
+PROMOTED: Final[dict[str, tuple[int, bool]]] = {
+    "http.request.method": (COLUMN["http_method"], True),
+    "http.method": (COLUMN["http_method"], False),
+    "http.route": (COLUMN["http_route"], True),
+    "http.response.status_code": (HTTP_STATUS, True),
+    "http.status_code": (HTTP_STATUS, False),
+    "url.path": (URL_PATH, True),
+    "http.target": (URL_PATH, False),  # path part only, see path_only
+    "client.address": (COLUMN["client_address"], True),
+    "net.peer.ip": (COLUMN["client_address"], False),
+    "http.client_ip": (COLUMN["client_address"], False),
+    "user_agent.original": (COLUMN["user_agent"], True),
+    "http.user_agent": (COLUMN["user_agent"], False),
+    "peer.service": (COLUMN["peer_service"], True),
+    "db.system.name": (COLUMN["db_system"], True),
+    "db.system": (COLUMN["db_system"], False),
+    "server.address": (COLUMN["server_address"], True),
+    "net.peer.name": (COLUMN["server_address"], False),
+    "messaging.system": (COLUMN["messaging_system"], True),
+    TOKEN_ID: (COLUMN["token_id"], True),
+    TOKEN_KEY_ID: (COLUMN["token_key_id"], True),
+    AUTH_OUTCOME: (COLUMN["auth_outcome"], True),
+    AUTH_OUTCOME_SOURCE: (COLUMN["auth_outcome_source"], True),
+    TOKEN_OWNER: (COLUMN["token_owner"], True),
+    TOKEN_NAME: (COLUMN["token_name"], True),
+    "error.type": (ERROR_TYPE, False),  # an exception event's type wins
+}
+
+ATTRIBUTES: Final = COLUMN["attributes"]
+EVENTS: Final = COLUMN["events"]
+
+
+def path_only(value: str | None) -> str | None:
+    """``http.target`` carries the query too; keep only the path (queries may hold secrets)."""
+    if value is not None and "?" in value:
+        return value.partition("?")[0]
+    return value
+
+
+def as_text(value: Any) -> str | None:
+    """A promoted value as text (non-strings as their JSON)."""
+    if value is None or isinstance(value, str):
+        return value
+    return orjson.dumps(value).decode("utf-8")
+
+
+def as_status(value: Any) -> int | None:
+    """An HTTP status code, or None when it does not fit USMALLINT."""
+    try:
+        status = int(value)
+    except (TypeError, ValueError):
+        return None
+    return status if 0 <= status <= 0xFFFF else None
+
+
+def as_path(value: Any) -> str | None:
+    """The path part of ``url.path`` / ``http.target``."""
+    return path_only(as_text(value))
+
+
+# Column → how a promoted value of an unexpected type is made to fit (default: as_text).
+COERCE: Final[dict[int, Callable[[Any], Any]]] = {HTTP_STATUS: as_status, URL_PATH: as_path}
