@@ -1,0 +1,138 @@
+"""The span decoder in process: promotion rules, value types, rejections."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+from tests.backend.ingest.otlp_builders import key_value, make_request, make_span
+from tokentrace_backend.otlp.span_columns import decode_spans
+from tokentrace_backend.otlp.wire_view import ExportRequestView
+
+
+def _rows(*spans: Span) -> list[dict[str, object]]:
+    decoded = decode_spans(make_request(list(spans)).SerializeToString())
+    assert decoded.rejected_spans == 0, decoded.error_message
+    rows: list[dict[str, object]] = decoded.spans.to_pylist()
+    return rows
+
+
+def test_stable_names_win_over_old_ones_in_any_order() -> None:
+    old_first = make_span(
+        attributes={"http.method": "OLD", "http.request.method": "GET", "net.peer.name": "a"}
+    )
+    stable_first = make_span(
+        attributes={"http.request.method": "PUT", "http.method": "OLD", "server.address": "b"}
+    )
+    old_only = make_span(attributes={"http.method": "POST", "http.status_code": "404"})
+    first, second, third = _rows(old_first, stable_first, old_only)
+    assert (first["http_method"], first["server_address"]) == ("GET", "a")
+    assert (second["http_method"], second["server_address"]) == ("PUT", "b")
+    assert (third["http_method"], third["http_status"]) == ("POST", 404)  # "404" coerced
+    assert first["attributes"] is None  # promoted names are not repeated in the JSON
+
+
+def test_http_target_keeps_only_the_path() -> None:
+    (row,) = _rows(make_span(attributes={"http.target": "/search?api_key=secret&q=1"}))
+    assert row["url_path"] == "/search"
+    assert "secret" not in json.dumps(row, default=str)
+
+
+def test_unpromoted_values_keep_their_types_in_the_json() -> None:
+    span = make_span(attributes={"plain": "text", "count": 3, "ratio": 0.25, "ok": True})
+    span.attributes.extend(
+        [
+            KeyValue(
+                key="list",
+                value=AnyValue(
+                    array_value=ArrayValue(
+                        values=[AnyValue(int_value=1), AnyValue(string_value="x")]
+                    )
+                ),
+            ),
+            KeyValue(
+                key="map",
+                value=AnyValue(kvlist_value=KeyValueList(values=[key_value("inner", "v")])),
+            ),
+            KeyValue(key="raw", value=AnyValue(bytes_value=b"\x00\xff")),
+            KeyValue(key="empty", value=AnyValue()),
+        ]
+    )
+    (row,) = _rows(span)
+    assert json.loads(str(row["attributes"])) == {
+        "plain": "text",
+        "count": 3,
+        "ratio": 0.25,
+        "ok": True,
+        "list": [1, "x"],
+        "map": {"inner": "v"},
+        "raw": "AP8=",
+        "empty": None,
+    }
+
+
+def test_same_key_with_different_types_is_not_confused_by_the_cache() -> None:
+    rows = _rows(
+        make_span(attributes={"http.response.status_code": 200, "shared": "a"}),
+        make_span(attributes={"http.response.status_code": "503", "shared": 7}),
+        make_span(attributes={"http.response.status_code": 70000, "shared": "a"}),
+    )
+    assert [row["http_status"] for row in rows] == [200, 503, None]  # 70000 does not fit
+    assert [json.loads(str(row["attributes"]))["shared"] for row in rows] == ["a", 7, "a"]
+
+
+def test_first_exception_event_fills_the_error_columns() -> None:
+    span = make_span(attributes={"error.type": "Timeout"})
+    for kind, message in (("ValueError", "first"), ("KeyError", "second")):
+        span.events.add(
+            name="exception",
+            time_unix_nano=span.start_time_unix_nano,
+            attributes=[key_value("exception.type", kind), key_value("exception.message", message)],
+        )
+    only_error_type = make_span(attributes={"error.type": "Timeout"})
+    row, other = _rows(span, only_error_type)
+    assert (row["error_type"], row["error_message"]) == ("ValueError", "first")
+    assert len(json.loads(str(row["events"]))) == 2
+    assert (other["error_type"], other["error_message"], other["events"]) == ("Timeout", None, None)
+
+
+def test_a_span_with_an_undecodable_attribute_is_rejected_alone() -> None:
+    # The wire view lets the test put bytes on the wire that are no KeyValue at all.
+    request = ExportRequestView()
+    spans = request.resource_spans.add().scope_spans.add().spans
+    for name, attribute in (("good", key_value("k", "v").SerializeToString()), ("bad", b"\xff")):
+        spans.add(
+            trace_id=os.urandom(16),
+            span_id=os.urandom(8),
+            name=name,
+            start_time_unix_nano=1,
+            end_time_unix_nano=2,
+            attributes=[attribute],
+        )
+    decoded = decode_spans(request.SerializeToString())
+    assert decoded.rejected_spans == 1
+    assert "not a valid KeyValue" in decoded.error_message
+    assert decoded.spans.column("name").to_pylist() == ["good"]
+
+
+def test_end_before_start_is_rejected() -> None:
+    bad = make_span(name="bad")
+    bad.end_time_unix_nano = bad.start_time_unix_nano - 1
+    decoded = decode_spans(make_request([make_span(name="good"), bad]).SerializeToString())
+    assert decoded.rejected_spans == 1
+    assert "before start" in decoded.error_message
+    assert decoded.spans.column("name").to_pylist() == ["good"]
+
+
+def test_resources_are_deduplicated_by_content() -> None:
+    request = make_request([make_span()], service="a")
+    request.resource_spans.extend(make_request([make_span()], service="a").resource_spans)
+    request.resource_spans.extend(make_request([make_span()], service="b").resource_spans)
+    decoded = decode_spans(request.SerializeToString())
+    assert decoded.accepted_spans == 3
+    assert sorted(decoded.resources.column("service_name").to_pylist()) == ["a", "b"]
+    ids = decoded.spans.column("resource_id").to_pylist()
+    assert ids[0] == ids[1] != ids[2]
