@@ -94,7 +94,13 @@ def run_serve(arguments: argparse.Namespace) -> int:
     except SettingsError as error:
         print(f"tokentrace serve: {error}", file=sys.stderr)
         return 2
+    import duckdb
+
     from tokentrace_backend.server import serve  # heavy imports only when serving
 
-    asyncio.run(serve(settings))
+    try:
+        asyncio.run(serve(settings))
+    except duckdb.IOException as error:  # typically: another process holds the file's lock
+        print(f"tokentrace serve: cannot open {settings.db_path}: {error}", file=sys.stderr)
+        return 1
     return 0

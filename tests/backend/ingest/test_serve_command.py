@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.backend.ingest.serve_process import TOKENTRACE
+from tests.backend.ingest.serve_process import TOKENTRACE, ServeProcess
 from tokentrace_backend.serve_command import is_loopback
 
 
@@ -57,3 +58,19 @@ def test_bad_setting_is_reported_at_start(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "TOKENTRACE_QUEUE_SPANS must be an integer" in result.stderr
+
+
+def test_a_database_held_by_another_server_is_reported(
+    start_server: Callable[..., ServeProcess], tmp_path: Path
+) -> None:
+    server = start_server()
+    result = subprocess.run(
+        [TOKENTRACE, "serve", "--db", str(server.db_path), "--port", "0", "--otlp-port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert f"cannot open {server.db_path}" in result.stderr
+    assert "Traceback" not in result.stderr
