@@ -253,9 +253,15 @@ def main() -> None:
         size = path.stat().st_size
         wal = path.with_name(path.name + ".wal")
         size += wal.stat().st_size if wal.exists() else 0
+        with database.reader() as cursor:
+            block_size, used_blocks, free_blocks = cursor.execute(
+                "SELECT block_size, used_blocks, free_blocks FROM pragma_database_size()"
+            ).fetchone()  # type: ignore[misc]
         print(
             f"spans {span_count:,}  tokens {token_count:,}  file {size / 1e6:.1f} MB  "
-            f"= {size / span_count:.1f} bytes/span (target <= 60)"
+            f"= {size / span_count:.1f} bytes/span (target <= 60); in use "
+            f"{used_blocks * block_size / span_count:.1f} bytes/span, the rest is "
+            f"{free_blocks} free blocks (left by compaction, reused by later writes)"
         )
         filters = QueryFilters(window=Window(since_ns=first_ns, until_ns=last_ns + 1))
         picker = random.Random(args.seed)
