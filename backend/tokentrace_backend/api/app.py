@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -35,7 +37,7 @@ def create_api_app(
     per-token tables caught up every ``refresh_interval`` seconds; without it, each request
     catches up before reading.
     """
-    derived = DerivedTables()
+    derived = _derived_tables_of(database)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -62,3 +64,20 @@ def create_api_app(
     app.include_router(api)
     install_error_handlers(app)
     return app
+
+
+# One DerivedTables (one refresh lock) per database, however many apps serve it: two
+# refreshers of the same file would otherwise race for the same batches.
+_DERIVED_BY_DATABASE: weakref.WeakKeyDictionary[ReadableDatabase, DerivedTables] = (
+    weakref.WeakKeyDictionary()
+)
+_DERIVED_LOCK = threading.Lock()
+
+
+def _derived_tables_of(database: ReadableDatabase) -> DerivedTables:
+    with _DERIVED_LOCK:
+        derived = _DERIVED_BY_DATABASE.get(database)
+        if derived is None:
+            derived = DerivedTables()
+            _DERIVED_BY_DATABASE[database] = derived
+        return derived

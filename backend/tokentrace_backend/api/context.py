@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -13,13 +14,18 @@ from tokentrace_backend.queries import DerivedTables
 from .database import ReadableDatabase
 from .settings import ApiSettings
 
+logger = logging.getLogger(__name__)
+
 
 def fresh_cursor(request: Request) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read cursor, after the derived per-token tables caught up with the latest batches."""
     database: ReadableDatabase = request.app.state.database
     derived: DerivedTables = request.app.state.derived
     with database.reader() as cursor:
-        derived.catch_up(cursor)
+        try:
+            derived.catch_up(cursor)
+        except duckdb.Error:  # answer from what is derived; the next request retries
+            logger.exception("catching up the derived per-token tables failed")
         yield cursor
 
 
