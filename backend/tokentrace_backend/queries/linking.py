@@ -14,9 +14,11 @@ refresh, linking each new span within its whole trace (earlier spans of the trac
 included), in one transaction with the new watermark. The single-trace view still links
 at query time.
 
-A span that arrives before every tagged span of its trace stays unlinked. A cross-service
-call pair is derived when the later of its two spans arrives; a client span whose server
-side has not arrived yet counts as a call to a remote peer until it does.
+A span that arrives before every tagged span of its trace is derived without a token and
+linked when the first tagged span of its trace arrives. A cross-service call pair is
+derived when the later of its two spans arrives; a client span whose server side has not
+arrived yet counts as a call to a remote peer until it does. Not handled: a span linked to
+its trace's default token whose nearer tagged ancestor arrives later keeps the default.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ _REFRESH_STATEMENTS = (
     "refresh_superseded_minutes",
     "refresh_calls",
     "refresh_insert_calls",
+    "refresh_relinked_calls",
     "refresh_call_minutes",
     "refresh_failures",
     "refresh_lifecycle",

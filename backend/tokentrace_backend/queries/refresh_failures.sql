@@ -1,4 +1,4 @@
--- Failing spans linked to a token. Server 5xx without an exception type group as
+-- Failing spans linked to a token (new ones, and earlier ones linked only now). Server 5xx without an exception type group as
 -- "HTTP <status>"; a bare status ERROR has a null error kind.
 INSERT INTO token_failures
 SELECT
@@ -14,4 +14,4 @@ SELECT
     s.trace_id
 FROM refresh_linked AS s
 JOIN token_dim AS d ON d.token_id = s.linked_token_id
-WHERE s.batch_id > $from_batch AND s.failed
+WHERE (s.batch_id > $from_batch OR s.newly_linked) AND s.failed

@@ -180,3 +180,60 @@ def test_compaction_keeps_every_row_and_sorts_by_token(
         assert sorted_rows["token_requests"] == len(numbers)
         assert compact_if_due(cursor, force=True) == []  # nothing unsorted left
     assert snapshot(database) == before
+
+
+def test_untagged_spans_stored_before_their_tagged_parent_are_linked_when_it_arrives(
+    builder: SpanBuilder, writer: SpanWriter, database: Database
+) -> None:
+    token = "ef" * 16
+    t = time.time_ns() - 60_000 * NS_PER_MS
+    # The gateway's root span ends last, so an untagged downstream service exports first.
+    root = builder.request("gateway", "/pay", token_id=token, outcome="success", start_ns=t)
+    call = builder.span(
+        "gateway",
+        "POST",
+        kind=SpanKind.CLIENT,
+        start_ns=t + 1,
+        parent=root,
+        attributes={tt.TOKEN_ID: token},
+    )
+    gateway_spans = builder.exporter.get_finished_spans()
+    builder.exporter.clear()
+    payments = builder.span(
+        "payments",
+        "POST /charge",
+        kind=SpanKind.SERVER,
+        start_ns=t + 2,
+        parent=call,
+        attributes={"http.response.status_code": 500},
+    )
+    builder.span(
+        "payments",
+        "INSERT",
+        kind=SpanKind.CLIENT,
+        start_ns=t + 3,
+        parent=payments,
+        attributes={"db.system.name": "postgresql"},
+    )
+    builder.flush(writer)  # payments first
+    with database.reader() as cursor:
+        refresh_derived(cursor)
+        assert cursor.execute("SELECT count(*) FROM token_failures").fetchone() == (0,)
+        assert cursor.execute("SELECT token_number FROM token_calls").fetchall() == [(None,)]
+    for span in gateway_spans:  # then the gateway
+        builder.exporter.export([span])
+    builder.flush(writer)
+    with database.reader() as cursor:
+        refresh_derived(cursor)
+        failures = cursor.execute(
+            "SELECT d.token_id, f.service_name FROM token_failures f JOIN token_dim d USING (token_number)"
+        ).fetchall()
+        calls = cursor.execute(
+            "SELECT d.token_id, c.source, c.target FROM token_calls c "
+            "LEFT JOIN token_dim d USING (token_number) ORDER BY c.start_ns"
+        ).fetchall()
+    assert failures == [(token, "payments")]
+    assert calls == [
+        (token, "gateway", "payments"),
+        (token, "payments", "postgresql"),
+    ]
