@@ -139,7 +139,8 @@ def run_demo(arguments: argparse.Namespace) -> int:
             backend.start()
             print("Starting the scenario services (gateway, orders) ...", file=out, flush=True)
             services.start()
-            print(f"Driving traffic: {arguments.rounds} rounds of 9 clients ...", file=out)
+            clients = len(scenario_tokens())
+            print(f"Driving traffic: {arguments.rounds} rounds of {clients} clients ...", file=out)
             report = drive(services.gateway_url, rounds=arguments.rounds)
             fingerprinter = scenario_fingerprinter()
             ids = {token.name: fingerprinter.fingerprint(token.raw) for token in scenario_tokens()}

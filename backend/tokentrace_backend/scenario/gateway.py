@@ -11,6 +11,8 @@ Run it: ``python -m tokentrace_backend.scenario.gateway --port P --orders-url UR
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,6 +34,11 @@ def _presented_token(request: Request) -> str | None:
     scheme, _, credential = authorization.partition(" ")
     if scheme.lower() == "bearer" and credential:
         return credential.strip()
+    if scheme.lower() == "basic" and credential:
+        try:
+            return base64.b64decode(credential.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return credential
     return request.headers.get("x-api-key") or request.query_params.get("api_key")
 
 

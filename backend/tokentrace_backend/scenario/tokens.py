@@ -23,7 +23,7 @@ READ: Final = "orders:read"
 WRITE: Final = "orders:write"
 
 # How the client sends the token.
-Placement = Literal["bearer", "x-api-key", "query"]
+Placement = Literal["bearer", "basic", "x-api-key", "query"]
 # What the gateway's own auth decides for the token.
 Verdict = Literal["valid", "expired", "revoked", "rotated"]
 
@@ -46,9 +46,21 @@ class ScenarioToken:
     requests: tuple[tuple[str, str], ...] = field(default=(("GET", "/api/orders"),))
 
     @property
+    def authorization(self) -> str | None:
+        """The Authorization header value the client sends, if it sends one."""
+        if self.placement == "bearer":
+            return f"Bearer {self.raw}"
+        if self.placement == "basic":
+            return "Basic " + base64.b64encode(self.raw.encode()).decode()
+        return None
+
+    @property
     def secrets(self) -> tuple[str, ...]:
-        """Byte strings that must appear in no exported byte: the token and, for a JWT,
-        its signature."""
+        """Strings that must appear in no exported byte: the token; for a JWT also its
+        signature; for Basic (raw = ``user:password``) the password and the encoded pair."""
+        if self.placement == "basic":
+            password = self.raw.partition(":")[2]
+            return (self.raw, password, base64.b64encode(self.raw.encode()).decode())
         parts = self.raw.split(".")
         return (self.raw, parts[2]) if len(parts) == 3 else (self.raw,)
 
@@ -161,6 +173,17 @@ def scenario_tokens() -> tuple[ScenarioToken, ...]:
             scopes=(READ,),
             verdict="valid",
             expected_status=502,
+            expected_outcome="success",
+        ),
+        ScenarioToken(
+            name="legacy-basic",
+            raw="report-bot:" + _derive("legacy-basic-password", 24),
+            placement="basic",
+            owner="svc:nightly-report",
+            owner_type="automation",
+            scopes=(READ,),
+            verdict="valid",
+            expected_status=200,
             expected_outcome="success",
         ),
         ScenarioToken(

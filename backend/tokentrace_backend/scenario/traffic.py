@@ -32,8 +32,8 @@ class TrafficReport:
 def _send(client: httpx.Client, token: ScenarioToken, method: str, path: str) -> int:
     headers = {"user-agent": f"scenario-client/{token.name}"}
     params: dict[str, str] = {}
-    if token.placement == "bearer":
-        headers["authorization"] = f"Bearer {token.raw}"
+    if token.authorization is not None:
+        headers["authorization"] = token.authorization
     elif token.placement == "x-api-key":
         headers["x-api-key"] = token.raw
     else:
