@@ -166,13 +166,20 @@ class Pipeline:
         return found
 
     def stop(self) -> None:
-        """Stop everything, services first so their last spans are flushed."""
-        self.services.stop()
-        self.collector.process.stop()
-        self.backend.stop()
-        # Jaeger's graceful shutdown can take 10+ s after many queries; its storage is in
-        # memory, so there is nothing to lose by not waiting for it.
-        self.jaeger.process.stop(timeout=2)
+        """Stop everything, services first so their last spans are flushed; one failing
+        stop does not leave the others running."""
+        try:
+            self.services.stop()
+        finally:
+            try:
+                self.collector.process.stop()
+            finally:
+                try:
+                    self.backend.stop()
+                finally:
+                    # Jaeger's graceful shutdown can take 10+ s after many queries; its
+                    # storage is in memory, so there is nothing to lose by not waiting.
+                    self.jaeger.process.stop(timeout=2)
 
 
 def start_pipeline(binaries: Binaries, work_dir: Path) -> Pipeline:

@@ -105,9 +105,11 @@ class ManagedProcess:
         process = self._process
         if process is None or process.poll() is not None:
             return
-        os.killpg(process.pid, signal.SIGTERM)
         try:
+            os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=timeout)
+        except ProcessLookupError:
+            pass  # it exited between the poll and the signal
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=timeout)

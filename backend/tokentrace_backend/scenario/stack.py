@@ -160,5 +160,9 @@ class Services:
 
     def stop(self) -> None:
         """Stop both services; they flush their spans on SIGTERM."""
-        for process in reversed(self.processes):
-            process.stop()
+        try:
+            for process in reversed(self.processes[1:]):
+                process.stop()
+        finally:
+            if self.processes:
+                self.processes[0].stop()
