@@ -85,6 +85,7 @@ class ASGIMiddleware:
     def __init__(
         self,
         app: ASGIApp,
+        /,
         *,
         sources: str | list[str] | tuple[str, ...] | None = None,
         propagate: bool | None = None,

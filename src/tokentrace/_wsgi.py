@@ -49,6 +49,7 @@ class WSGIMiddleware:
     def __init__(
         self,
         app: WSGIApp,
+        /,
         *,
         sources: str | list[str] | tuple[str, ...] | None = None,
         propagate: bool | None = None,
