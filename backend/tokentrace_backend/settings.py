@@ -34,8 +34,9 @@ TOKENTRACE_WRITER_LINGER_MS: Final = "TOKENTRACE_WRITER_LINGER_MS"
 it commits whatever is queued as soon as the previous commit ends, so batches grow with
 load without adding latency when idle)."""
 TOKENTRACE_DECODE_WORKERS: Final = "TOKENTRACE_DECODE_WORKERS"
-"""Processes that decode export requests (default 1); 0 decodes in threads of the server
-process, which then competes with the DuckDB writer for the GIL."""
+"""Processes that decode export requests (default 2: on the 2-core reference machine 2 beat
+1 by 10-30 % in interleaved runs, for ~150 MiB more RSS); 0 decodes in a thread of the
+server process, which then competes with the DuckDB writer for the GIL."""
 TOKENTRACE_RETRY_AFTER_SECONDS: Final = "TOKENTRACE_RETRY_AFTER_SECONDS"
 """The ``Retry-After`` value sent with 503 (default 1)."""
 
@@ -60,7 +61,7 @@ class IngestSettings:
     max_inflight_requests: int = 16
     writer_batch_spans: int = 20_000
     writer_linger_seconds: float = 0.0
-    decode_workers: int = 1
+    decode_workers: int = 2
     retry_after_seconds: int = 1
 
     @classmethod
@@ -75,7 +76,7 @@ class IngestSettings:
             writer_batch_spans=_positive_int(env, TOKENTRACE_WRITER_BATCH_SPANS, 20_000),
             writer_linger_seconds=_positive_int(env, TOKENTRACE_WRITER_LINGER_MS, 0, zero=True)
             / 1000,
-            decode_workers=_positive_int(env, TOKENTRACE_DECODE_WORKERS, 1, zero=True),
+            decode_workers=_positive_int(env, TOKENTRACE_DECODE_WORKERS, 2, zero=True),
             retry_after_seconds=_positive_int(env, TOKENTRACE_RETRY_AFTER_SECONDS, 1),
         )
 
