@@ -13,6 +13,7 @@ import contextlib
 import logging
 import signal
 import sys
+import threading
 from collections.abc import Generator
 from typing import TextIO
 
@@ -66,8 +67,9 @@ async def serve(settings: ServeSettings, out: TextIO = sys.stdout) -> None:
             for server in servers:
                 server.should_exit = True
 
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop)
+        if threading.current_thread() is threading.main_thread():  # embedders run us elsewhere
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, stop)
         tasks = [asyncio.create_task(server.serve()) for server in servers]
         await _announce_when_started(servers, tasks, settings, out)
         await asyncio.gather(*tasks)
