@@ -12,8 +12,8 @@ from tokentrace._outcome import AuthOutcome
 from tokentrace._owner import Owner
 from tokentrace._processor import TokenSpanProcessor
 from tokentrace._record import record_auth, record_lifecycle
-from tokentrace._settings import SettingsError
 from tokentrace._setup import configure, install_processor
+from tokentrace._sources import SettingsError
 from tokentrace._version import __version__
 from tokentrace._wsgi import WSGIMiddleware
 

@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable
 from typing import Final
 
 from tokentrace._failsafe import log_internal_error
-from tokentrace._redact import REDACTED
+from tokentrace._redact import REDACTED, query_param_pattern
 from tokentrace._sensitive import sensitive_query_params
 
 ACCESS_LOGGERS: Final = ("uvicorn.access", "werkzeug", "gunicorn.access", "hypercorn.access")
@@ -31,20 +31,24 @@ class AccessLogRedactor(logging.Filter):
         names = self._params if self._params is not None else sensitive_query_params()
         if self._compiled is not None and self._compiled[0] is names:
             return self._compiled[1]
-        alternatives = "|".join(re.escape(name) for name in sorted(names, key=len, reverse=True))
-        # name=value inside a query string: after ? or &, value up to & space quote or #
-        pattern = re.compile(rf"([?&;](?:{alternatives})=)[^&\s\"'#]*")
+        pattern = query_param_pattern(names)
         self._compiled = (names, pattern)
         return pattern
 
+    def _redact(self, value: object) -> object:
+        if isinstance(value, str) and "=" in value:
+            return self._pattern().sub(rf"\g<1>{REDACTED}", value)
+        return value
+
     def filter(self, record: logging.LogRecord) -> bool:
+        """Redact in the record's arguments (formatters such as uvicorn's unpack them) and
+        in its message template; the record is always kept."""
         try:
-            message = record.getMessage()
-            if "=" in message:
-                redacted = self._pattern().sub(rf"\g<1>{REDACTED}", message)
-                if redacted != message:
-                    record.msg = redacted
-                    record.args = ()
+            if isinstance(record.args, tuple):
+                record.args = tuple(self._redact(arg) for arg in record.args)
+            elif isinstance(record.args, dict):
+                record.args = {key: self._redact(arg) for key, arg in record.args.items()}
+            record.msg = self._redact(record.msg)
         except Exception as error:  # a log line must never be lost to tokentrace
             log_internal_error("access log redaction", error)
         return True

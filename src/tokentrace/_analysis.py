@@ -6,9 +6,11 @@ and the query string, and put the resulting attributes on the request's SERVER s
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
+from urllib.parse import quote, quote_plus
 
 from opentelemetry.util.types import AttributeValue
 
@@ -20,6 +22,21 @@ from tokentrace._owner import CachedOwnerResolver
 from tokentrace._settings import Settings
 
 _CACHE_ENTRIES: Final = 4096
+_MAX_CACHED_VALUE: Final = 1024  # longer header values are analysed each time, not kept
+_MIN_SECRET_FORM: Final = 4  # shorter strings would be cut out of unrelated text
+
+
+def raw_forms(credential: Credential) -> tuple[str, ...]:
+    """The forms in which a credential may show up in text: raw, percent-encoded, and for
+    Basic the password alone and the base64 ``user:password`` of the header."""
+    secret = credential.secret
+    forms = {secret, quote(secret, safe=""), quote_plus(secret)}
+    if credential.scheme == "basic":
+        password = secret.partition(":")[2]
+        forms |= {password, quote(password, safe="")}
+        forms.add(base64.b64encode(secret.encode("utf-8")).decode("ascii"))
+    ordered = sorted(forms, key=len, reverse=True)  # longest first: cut whole forms
+    return tuple(form for form in ordered if len(form) >= _MIN_SECRET_FORM)
 
 
 @dataclass(frozen=True)
@@ -33,12 +50,12 @@ class TokenInfo:
     claims: Mapping[str, Any]
     span_attributes: dict[str, AttributeValue] = field(default_factory=dict)
     secret: str = field(default="", repr=False)  # the raw token: in-process only
+    raw_forms: tuple[str, ...] = field(default=(), repr=False)  # encodings of it, ditto
 
     def secrets(self) -> tuple[str, ...]:
-        """Raw values to keep out of any text tokentrace writes (the token, Basic parts)."""
-        if not self.secret:
-            return ()
-        return (self.secret, *self.secret.split(":", 1)[1:])
+        """Every form of the raw token to keep out of text tokentrace writes or exports:
+        the token, its percent-encodings, and for Basic the password and the base64 pair."""
+        return self.raw_forms
 
     @property
     def has_token(self) -> bool:
@@ -78,7 +95,9 @@ class TokenAnalyzer:
         if len(self._by_first_header) >= _CACHE_ENTRIES:
             self._by_first_header.clear()  # crude but bounded; repeated tokens refill it
         if self._first_header is not None and credential.source == self._first_label:
-            self._by_first_header[header(self._first_header) or ""] = info
+            value = header(self._first_header) or ""
+            if len(value) <= _MAX_CACHED_VALUE:
+                self._by_first_header[value] = info
         return info
 
     def describe(self, credential: Credential) -> TokenInfo:
@@ -123,4 +142,7 @@ class TokenAnalyzer:
                     values[attr.TOKEN_OWNER_TYPE] = owner.owner_type
                 if owner.name:
                     values[attr.TOKEN_NAME] = owner.name
-        return TokenInfo(token_id, False, expires_at, raw_claims, values, credential.secret)
+        return TokenInfo(
+            token_id, False, expires_at, raw_claims, values, credential.secret,
+            raw_forms(credential),
+        )  # fmt: skip

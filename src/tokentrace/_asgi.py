@@ -125,18 +125,25 @@ class ASGIMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            # Websocket and lifespan: untouched (any span another instrumentation opens
+            # is still scrubbed by the span processor when it ends).
             await self._inner(scope, receive, send)
             return
+        state = self._tagger.begin(
+            _header_lookup(scope), bytes(scope.get(_RAW_QUERY) or b"").decode("latin-1")
+        )
         try:
-            state = self._tagger.begin(
-                _header_lookup(scope), bytes(scope.get(_RAW_QUERY) or b"").decode("latin-1")
-            )
             existing = trace.get_current_span()
-            owned = state.owns_server_span = not is_server_span(existing)
+            outer = current_request()
+            # A SERVER span already claimed by an outer tokentrace request (an in-process
+            # call to another app) is not this request's span.
+            owned = not is_server_span(existing) or (outer is not None and outer.span is existing)
+            state.owns_server_span = owned
+            self._mark_fastapi_handled(scope, state)
             if owned:
-                self._hide_raw_values(scope, state)
+                self._hide_raw_query(scope, state)
         except Exception as error:
-            log_internal_error("ASGI request analysis", error)
+            log_internal_error("ASGI request preparation", error)
             await self._inner(scope, receive, send)
             return
         reset = enter(state)
@@ -147,23 +154,25 @@ class ASGIMiddleware:
                 await self._run(state, existing, scope, receive, send, scrub=True)
         finally:
             leave(reset)
-            if owned:
-                self._restore_raw_values(scope, state)
+            self._restore_scope(scope, state)
 
-    def _hide_raw_values(self, scope: Scope, state: RequestState) -> None:
+    def _hide_raw_query(self, scope: Scope, state: RequestState) -> None:
         raw = scope.get(_RAW_QUERY)
         if raw:
             redacted = redact_query_bytes(bytes(raw), self._params)
             if redacted is not raw:
                 state.saved[_RAW_QUERY] = raw
                 scope[_RAW_QUERY] = redacted
+
+    @staticmethod
+    def _mark_fastapi_handled(scope: Scope, state: RequestState) -> None:
         if _FASTAPI_TELEMETRY_KEY not in scope:
             # A FastAPI app inside would otherwise open a second SERVER span.
             state.saved[_FASTAPI_TELEMETRY_KEY] = True
             scope[_FASTAPI_TELEMETRY_KEY] = None
 
     @staticmethod
-    def _restore_raw_values(scope: Scope, state: RequestState) -> None:
+    def _restore_scope(scope: Scope, state: RequestState) -> None:
         if _RAW_QUERY in state.saved:
             scope[_RAW_QUERY] = state.saved[_RAW_QUERY]
         if state.saved.get(_FASTAPI_TELEMETRY_KEY):
@@ -190,10 +199,11 @@ class ASGIMiddleware:
         scrub: bool,
     ) -> None:
         try:
-            detach = self._tagger.tag(state, span)
+            tagged_send = self._tagged_send(state, span, scope, send, scrub=scrub)
+            self._tagger.tag(state, span)
             if scrub:
                 scrub_span(span, self._params, self._headers)
-            tagged_send = self._tagged_send(state, span, scope, send, scrub=scrub)
+            detach = self._tagger.attach_context(state)  # last: nothing can fail after it
         except Exception as error:
             log_internal_error("ASGI span tagging", error)
             await self._inner(scope, receive, send)

@@ -73,12 +73,17 @@ def _parse_basic(encoded: str, source: str) -> Credential:
 
 
 def _query_value(query_string: str, name: str) -> str | None:
-    if name not in query_string:  # cheap pre-check: most requests carry no token there
+    """The parameter's value; "" (unusable) when it is repeated with different values,
+    because frameworks disagree on which one wins (Flask the first, Starlette the last)
+    and a decoy first value must not be recorded as the token that was used."""
+    if name not in query_string and "%" not in query_string:
+        return None  # cheap pre-check: most requests carry no token there
+    values = {
+        value for key, value in parse_qsl(query_string, keep_blank_values=True) if key == name
+    }
+    if not values:
         return None
-    for key, value in parse_qsl(query_string, keep_blank_values=True):
-        if key == name:
-            return value
-    return None
+    return values.pop() if len(values) == 1 else ""
 
 
 def _cookie_value(cookie_header: str | None, name: str) -> str | None:

@@ -20,8 +20,8 @@ def log_internal_error(where: str, error: BaseException) -> None:
             return
         _seen.add(key)
     logger.warning(
-        "tokentrace: internal error in %s (%s); the request continues uninstrumented "
-        "(further errors of this kind are not logged)",
+        "tokentrace: internal error in %s (%s); the request goes on unaffected, "
+        "without tokentrace's part (further errors of this kind are not logged)",
         where,
         type(error).__name__,
     )

@@ -22,10 +22,12 @@ logger = logging.getLogger("tokentrace")
 MIN_KEY_BYTES: Final = 32
 FINGERPRINT_BYTES: Final = 16
 _CACHE_ENTRIES: Final = 4096
+_MAX_CACHED_TOKEN: Final = 1024
 
 
 class Fingerprinter:
-    """Fingerprints raw tokens under one key; repeated tokens come from a small LRU cache."""
+    """Fingerprints raw tokens under one key; repeated tokens come from a bounded cache
+    (first in, first out: cheap, and a busy token is simply computed again)."""
 
     def __init__(self, key: bytes, key_id: str) -> None:
         if not key:
@@ -43,6 +45,8 @@ class Fingerprinter:
         mac = self._hmac.copy()
         mac.update(raw.encode("utf-8", "surrogateescape"))
         token_id = mac.digest()[:FINGERPRINT_BYTES].hex()
+        if len(raw) > _MAX_CACHED_TOKEN:
+            return token_id  # do not keep huge values in memory
         with self._lock:
             self._cache[raw] = token_id
             if len(self._cache) > _CACHE_ENTRIES:

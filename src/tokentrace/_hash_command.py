@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from tokentrace._fingerprint import default_fingerprinter
+from tokentrace._settings import ENV_HASH_KEY
 
 
 def add_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,6 +30,13 @@ def run(args: argparse.Namespace) -> int:
         raw = sys.stdin.readline().rstrip("\r\n")
     if not raw:
         print("tokentrace hash: no token given", file=sys.stderr)
+        return 2
+    if not os.environ.get(ENV_HASH_KEY):
+        print(
+            f"tokentrace hash: {ENV_HASH_KEY} is not set; a fingerprint under a random key "
+            "would match nothing. Set the key your services use.",
+            file=sys.stderr,
+        )
         return 2
     fingerprinter = default_fingerprinter()
     token_id = fingerprinter.fingerprint(raw)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -33,10 +34,17 @@ def _b64url_json(segment: str) -> Any:
     return json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
 
 
+_INT64_MAX: Final = 2**63 - 1
+
+
 def _int_claim(value: Any) -> int | None:
+    """A NumericDate claim as int, or None if it is not a finite int64 (``1e999``, NaN)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return int(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    number = int(value)
+    return number if -_INT64_MAX <= number <= _INT64_MAX else None
 
 
 def _str_claim(value: Any) -> str | None:

@@ -11,11 +11,26 @@ from tokentrace import attributes as attr
 from tokentrace._failsafe import log_internal_error
 from tokentrace._fingerprint import default_fingerprinter
 from tokentrace._outcome import AuthOutcome, parse_outcome
-from tokentrace._redact import scrub_text
+from tokentrace._redact import REDACTED, query_param_pattern, scrub_text
 from tokentrace._request import current_request
+from tokentrace._sensitive import sensitive_query_params
 from tokentrace._version import __version__
 
 LIFECYCLE_EVENTS = ("created", "rotated", "revoked", "renewed", "expired")
+
+
+def scope_list(scopes: str | Sequence[str]) -> list[str]:
+    """``"a b"`` (an OAuth scope string) or ``["a", "b"]`` → ``["a", "b"]``."""
+    if isinstance(scopes, str):
+        return scopes.split()
+    return [str(scope) for scope in scopes]
+
+
+def clean_reason(reason: str, secrets: Sequence[str]) -> str:
+    """The app's reason without the request's token in any form, nor token-bearing URL
+    parameters (``... for /x?api_key=...``)."""
+    cleaned = scrub_text(reason, secrets)
+    return query_param_pattern(sensitive_query_params()).sub(rf"\g<1>{REDACTED}", cleaned)
 
 
 def record_auth(
@@ -25,8 +40,8 @@ def record_auth(
     owner: str | None = None,
     owner_type: str | None = None,
     name: str | None = None,
-    scopes: Sequence[str] | None = None,
-    required_scopes: Sequence[str] | None = None,
+    scopes: str | Sequence[str] | None = None,
+    required_scopes: str | Sequence[str] | None = None,
 ) -> None:
     """Record the outcome of the app's own authentication on the current request's span.
 
@@ -48,7 +63,7 @@ def record_auth(
             attr.AUTH_OUTCOME_SOURCE: "recorded",
         }
         if reason:
-            values[attr.AUTH_REASON] = scrub_text(reason, state.token.secrets() if state else ())
+            values[attr.AUTH_REASON] = clean_reason(reason, state.token.secrets() if state else ())
         if owner:
             values[attr.TOKEN_OWNER] = owner
         if owner_type:
@@ -56,9 +71,9 @@ def record_auth(
         if name:
             values[attr.TOKEN_NAME] = name
         if scopes is not None:
-            values[attr.TOKEN_SCOPES] = [str(scope) for scope in scopes]
+            values[attr.TOKEN_SCOPES] = scope_list(scopes)
         if required_scopes is not None:
-            values[attr.AUTH_REQUIRED_SCOPES] = [str(scope) for scope in required_scopes]
+            values[attr.AUTH_REQUIRED_SCOPES] = scope_list(required_scopes)
         if state is not None:
             state.recorded = parsed
         if span.is_recording():

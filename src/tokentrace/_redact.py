@@ -9,9 +9,10 @@ the attributes of a span it does not own.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any, Final
-from urllib.parse import unquote_plus
+from urllib.parse import quote, unquote_plus
 
 from opentelemetry.trace import Span
 
@@ -87,6 +88,28 @@ def scrub_url_attributes(attributes: Mapping[str, Any], params: Collection[str])
     return changes
 
 
+def scrub_header_attributes(
+    attributes: Mapping[str, Any], params: Collection[str], headers: Collection[str]
+) -> dict[str, Any]:
+    """Replacements for captured headers: sensitive ones become ``[REDACTED]``; any other
+    value that holds a URL (``Location``, ``Referer``) loses its token-bearing parameters."""
+    changes: dict[str, Any] = {}
+    for key, value in attributes.items():
+        if not key.startswith(_HEADER_PREFIXES):
+            continue
+        if _is_sensitive_header_attribute(key, headers):
+            if value != (REDACTED_HEADER,):
+                changes[key] = (REDACTED_HEADER,)
+        elif isinstance(value, tuple | list):
+            cleaned = tuple(
+                redact_url(item, params) if isinstance(item, str) and "=" in item else item
+                for item in value
+            )
+            if cleaned != tuple(value):
+                changes[key] = cleaned
+    return changes
+
+
 def scrub_attributes(
     attributes: Mapping[str, Any],
     params: Collection[str],
@@ -95,9 +118,7 @@ def scrub_attributes(
     """Replacement values for every attribute that would carry a token; empty if none."""
     plain = dict(attributes)  # one copy: Mapping access on span attributes is slow
     changes = scrub_url_attributes(plain, params)
-    for key, value in plain.items():
-        if _is_sensitive_header_attribute(key, headers) and value != (REDACTED_HEADER,):
-            changes[key] = (REDACTED_HEADER,)
+    changes.update(scrub_header_attributes(plain, params, headers))
     return changes
 
 
@@ -109,6 +130,17 @@ def scrub_span(span: Span, params: Collection[str], headers: Collection[str]) ->
     changes = scrub_attributes(attributes, params, headers)
     if changes:
         span.set_attributes(changes)
+
+
+def query_param_pattern(params: Collection[str]) -> re.Pattern[str]:
+    """Matches ``name=value`` pairs of ``params`` inside free text (a log line, a reason),
+    percent-encoded names and any letter case included; group 1 is ``name=``."""
+    names = set()
+    for name in params:
+        names.add(re.escape(name))
+        names.add(re.escape(quote(name, safe="")).replace("_", "%5F"))
+    alternatives = "|".join(sorted(names, key=len, reverse=True))
+    return re.compile(rf"([?&;](?:{alternatives})=)[^&\s\"'#]*", re.IGNORECASE)
 
 
 def scrub_text(text: str, secrets: Iterable[str]) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from tokentrace._owner import Owner
-from tokentrace._sources import DEFAULT_SOURCES, TokenSource, parse_sources
+from tokentrace._sources import DEFAULT_SOURCES, SettingsError, TokenSource, parse_sources
 
 ENV_HASH_KEY: Final = "TOKENTRACE_HASH_KEY"
 """The secret HMAC key for fingerprints (at least 32 bytes). Same value in every service."""
@@ -30,10 +30,6 @@ OwnerResolver = Callable[[str, Mapping[str, Any]], Owner | None]
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
-
-
-class SettingsError(ValueError):
-    """A tokentrace option or environment variable has an unusable value."""
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,12 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 Location = Literal["header", "query", "cookie"]
+
+
+class SettingsError(ValueError):
+    """A tokentrace option or environment variable has an unusable value."""
+
+
 _LOCATIONS: Final = ("header", "query", "cookie")
 
 
@@ -34,7 +40,7 @@ DEFAULT_SOURCES: Final = (
 def parse_sources(spec: str | Iterable[str]) -> tuple[TokenSource, ...]:
     """Parse ``"header:authorization,query:api_key"`` (or a list of such items).
 
-    Raises ValueError with the offending item when one is not ``location:name``.
+    Raises SettingsError (a ValueError) naming the offending item.
     """
     items = spec.split(",") if isinstance(spec, str) else list(spec)
     sources: list[TokenSource] = []
@@ -46,12 +52,12 @@ def parse_sources(spec: str | Iterable[str]) -> tuple[TokenSource, ...]:
         location = location.strip().lower()
         name = name.strip()
         if not sep or not name or location not in _LOCATIONS:
-            raise ValueError(
+            raise SettingsError(
                 f"token source {text!r}: expected header:NAME, query:NAME or cookie:NAME"
             )
         if location == "header":
             name = name.lower()
         sources.append(TokenSource(location, name))  # type: ignore[arg-type]
     if not sources:
-        raise ValueError("no token sources given")
+        raise SettingsError("no token sources given")
     return tuple(sources)

@@ -10,8 +10,9 @@ from opentelemetry import baggage, context, trace
 from opentelemetry.trace import Span, SpanKind
 
 from tokentrace import attributes as attr
-from tokentrace._analysis import TokenAnalyzer
+from tokentrace._analysis import NO_TOKEN, TokenAnalyzer
 from tokentrace._extract import HeaderLookup
+from tokentrace._failsafe import log_internal_error
 from tokentrace._fingerprint import Fingerprinter, default_fingerprinter
 from tokentrace._request import RequestState
 from tokentrace._sensitive import register
@@ -51,26 +52,35 @@ class RequestTagger:
         self._processor_installed = install_processor(tracer_provider)
 
     def begin(self, header: HeaderLookup, query_string: str) -> RequestState:
+        """Analyse the request. Never raises: on an internal error the request goes on,
+        traced but untagged."""
         if not self._processor_installed:  # the app may set OpenTelemetry up after us
             self._processor_installed = install_processor(self._tracer_provider)
-        return RequestState(
-            token=self.analyzer.analyze(header, query_string),
-            accept_baggage=self.settings.accept_baggage,
-        )
+        try:
+            token = self.analyzer.analyze(header, query_string)
+        except Exception as error:
+            log_internal_error("request analysis", error)
+            token = NO_TOKEN
+        return RequestState(token=token, accept_baggage=self.settings.accept_baggage)
 
-    def tag(self, state: RequestState, span: Span) -> object | None:
-        """Put the token attributes on the request span and make the token id current
-        (baggage, for downstream calls). Returns the context token to detach, if any."""
-        if state.span is not span:  # the span processor has not tagged it at its start
+    def tag(self, state: RequestState, span: Span) -> None:
+        """Put the token attributes on the request span (unless the span processor did it
+        when the span started)."""
+        if state.span is not span:
             state.span = span
             values = state.token.span_attributes
             if values and span.is_recording():
                 span.set_attributes(values)
+
+    def attach_context(self, state: RequestState) -> object | None:
+        """Make the request's token id the one downstream calls carry in baggage (or take
+        an untrusted or unwanted one out). Returns the context token to detach, if any."""
         token_id = state.token.token_id
         if token_id is not None and self.settings.propagate:
             return context.attach(baggage.set_baggage(attr.BAGGAGE_TOKEN_ID, token_id))
-        if token_id is None and not state.accept_baggage:
-            current = context.get_current()
-            if baggage.get_baggage(attr.BAGGAGE_TOKEN_ID, current) is not None:
-                return context.attach(baggage.remove_baggage(attr.BAGGAGE_TOKEN_ID, current))
-        return None
+        if token_id is None and state.accept_baggage and self.settings.propagate:
+            return None  # a downstream service passes its caller's id on
+        current = context.get_current()
+        if baggage.get_baggage(attr.BAGGAGE_TOKEN_ID, current) is None:
+            return None
+        return context.attach(baggage.remove_baggage(attr.BAGGAGE_TOKEN_ID, current))

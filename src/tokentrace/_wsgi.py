@@ -9,15 +9,14 @@ before the app runs. The span ends after the body is drained (contrib does that)
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
 from opentelemetry import context, trace
 from opentelemetry.instrumentation.wsgi import OpenTelemetryMiddleware
 from opentelemetry.trace import Span
-from opentelemetry.util.http import OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE
 
 from tokentrace._failsafe import log_internal_error
 from tokentrace._fingerprint import Fingerprinter
@@ -73,25 +72,23 @@ class WSGIMiddleware:
         self._headers = self._tagger.settings.sensitive_headers
         self._header_keys = tuple(_environ_key(name) for name in sorted(self._headers))
         self.wsgi = app
-        # contrib reads the capture settings from the environment; so do we, once.
-        self._captures_response_headers = bool(
-            os.environ.get(OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE)
-        )
         self._otel = OpenTelemetryMiddleware(
             self._instrumented, tracer_provider=tracer_provider, **otel_options
         )
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        state = self._tagger.begin(
+            lambda name: environ.get(_environ_key(name)), environ.get("QUERY_STRING", "")
+        )
         try:
-            state = self._tagger.begin(
-                lambda name: environ.get(_environ_key(name)), environ.get("QUERY_STRING", "")
-            )
             existing = trace.get_current_span()
-            owned = state.owns_server_span = not is_server_span(existing)
+            outer = current_request()
+            owned = not is_server_span(existing) or (outer is not None and outer.span is existing)
+            state.owns_server_span = owned
             if owned:
                 self._hide_raw_values(environ, state)
         except Exception as error:
-            log_internal_error("WSGI request analysis", error)
+            log_internal_error("WSGI request preparation", error)
             return self.wsgi(environ, start_response)
         reset = enter(state)
         try:
@@ -138,22 +135,25 @@ class WSGIMiddleware:
         scrub: bool,
     ) -> Iterable[bytes]:
         try:
-            detach = self._tagger.tag(state, span)
+            tagged_start_response = self._tagged_start_response(state, start_response)
+            self._tagger.tag(state, span)
             if scrub:
                 scrub_span(span, self._params, self._headers)
-            tagged_start_response = self._tagged_start_response(state, span, start_response)
+            detach = self._tagger.attach_context(state)  # last: nothing can fail after it
         except Exception as error:
             log_internal_error("WSGI span tagging", error)
             return self.wsgi(environ, start_response)
         try:
-            return self.wsgi(environ, tagged_start_response)
+            body = self.wsgi(environ, tagged_start_response)
         finally:
             if detach is not None:
                 context.detach(detach)  # type: ignore[arg-type]
+        if isinstance(body, list | tuple):
+            return body  # already complete: nothing runs while it is sent
+        return StreamingBody(body, state, self._tagger)
 
-    def _tagged_start_response(
-        self, state: RequestState, span: Span, start_response: StartResponse
-    ) -> StartResponse:
+    @staticmethod
+    def _tagged_start_response(state: RequestState, start_response: StartResponse) -> StartResponse:
         def tagged_start_response(
             status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
         ) -> Callable[[bytes], object]:
@@ -161,18 +161,50 @@ class WSGIMiddleware:
                 write_outcome(state, int(status.split(" ", 1)[0]))
             except Exception as error:
                 log_internal_error("WSGI auth outcome", error)
-            write = (
-                start_response(status, headers)
-                if exc_info is None
-                else start_response(status, headers, exc_info)
-            )
-            # The OTel layer records response headers (only when asked to, through the
-            # environment) inside that call; scrub them.
-            if self._captures_response_headers:
-                try:
-                    scrub_span(span, self._params, self._headers)
-                except Exception as error:
-                    log_internal_error("WSGI attribute scrubbing", error)
-            return write
+            if exc_info is None:
+                return start_response(status, headers)
+            return start_response(status, headers, exc_info)
 
         return tagged_start_response
+
+
+class StreamingBody:
+    """A streaming response body (a generator) runs app code while the server iterates it,
+    after the middleware returned: re-enter the request (for ``record_auth`` and the span
+    processor) and its baggage around each step and around ``close()``."""
+
+    def __init__(self, body: Iterable[bytes], state: RequestState, tagger: RequestTagger) -> None:
+        self._body = body
+        self._state = state
+        self._tagger = tagger
+
+    def __iter__(self) -> Iterator[bytes]:
+        chunks = iter(self._body)
+        while True:
+            with self._request_context():
+                try:
+                    chunk = next(chunks)
+                except StopIteration:
+                    return
+            yield chunk
+
+    def close(self) -> None:
+        close = getattr(self._body, "close", None)
+        if close is not None:
+            with self._request_context():
+                close()
+
+    @contextmanager
+    def _request_context(self) -> Iterator[None]:
+        reset = enter(self._state)
+        detach = None
+        try:
+            detach = self._tagger.attach_context(self._state)
+        except Exception as error:
+            log_internal_error("WSGI streaming context", error)
+        try:
+            yield
+        finally:
+            if detach is not None:
+                context.detach(detach)  # type: ignore[arg-type]
+            leave(reset)

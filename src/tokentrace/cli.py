@@ -1,7 +1,7 @@
 """The ``tokentrace`` command line.
 
-The library registers its own commands (``hash``, ``demo``); the backend, when its extra is
-installed, adds ``serve`` and the query commands through
+The library registers its own command (``hash``); the backend, when its extra is
+installed, adds ``serve``, ``demo`` and the query commands through
 ``tokentrace_backend.cli.add_commands(subparsers)``. Each subcommand stores its handler with
 ``set_defaults(func=handler)``; a handler takes the parsed namespace and returns an exit code.
 """

@@ -61,3 +61,21 @@ def test_key_id_comes_from_the_environment_or_is_derived_without_revealing_the_k
     assert named.key_id == "2026-q4"
     assert len(derived.key_id) == 8
     assert derived.key_id not in KEY
+
+
+def test_hash_command_refuses_to_run_without_a_key() -> None:
+    env = {k: v for k, v in __import__("os").environ.items() if k != "TOKENTRACE_HASH_KEY"}
+    result = subprocess.run(
+        [sys.executable, "-m", "tokentrace.cli", "hash", "t"],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "TOKENTRACE_HASH_KEY is not set" in result.stderr
+
+
+def test_hash_command_prints_the_key_id() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tokentrace.cli", "hash", "--key-id", "my-token"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert result.stdout.split() == [tokentrace.fingerprint("my-token"), "key_id=test-2026"]

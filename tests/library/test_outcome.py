@@ -43,3 +43,10 @@ def test_unknown_outcome_is_a_programming_error() -> None:
         parse_outcome("nope")
     with pytest.raises(ValueError, match="unknown auth outcome"):
         tokentrace.record_auth("not-an-outcome")
+
+
+def test_scope_strings_are_split_like_oauth_scope_claims() -> None:
+    from tokentrace._record import scope_list
+
+    assert scope_list("orders:read  orders:write") == ["orders:read", "orders:write"]
+    assert scope_list(("a", "b")) == ["a", "b"]
