@@ -15,13 +15,16 @@ import time
 from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
 
-from tokentrace_backend.otlp.span_columns import DecodedSpans
 from tokentrace_backend.storage.database import Database
 from tokentrace_backend.storage.queries import load_query
+
+if TYPE_CHECKING:  # only annotations: a runtime import would cycle (otlp imports the writer)
+    from tokentrace_backend.otlp.span_columns import DecodedSpans
 
 logger = logging.getLogger(__name__)
 

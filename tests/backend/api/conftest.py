@@ -14,7 +14,6 @@ from opentelemetry.trace import SpanKind
 
 from tokentrace import attributes as tt
 from tokentrace_backend.api import create_api_app
-from tokentrace_backend.otlp import decode_spans  # noqa: F401  (before storage.writer: import cycle)
 from tokentrace_backend.storage import Database
 from tokentrace_backend.storage.writer import SpanWriter
 
