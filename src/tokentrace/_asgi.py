@@ -30,7 +30,7 @@ from tokentrace._fingerprint import Fingerprinter
 from tokentrace._redact import redact_query_bytes, scrub_span
 from tokentrace._request import RequestState, current_request, enter, leave, write_outcome
 from tokentrace._settings import OwnerResolver
-from tokentrace._tagging import RequestTagger, is_server_span
+from tokentrace._tagging import RequestTagger
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -133,12 +133,8 @@ class ASGIMiddleware:
             _header_lookup(scope), bytes(scope.get(_RAW_QUERY) or b"").decode("latin-1")
         )
         try:
-            existing = trace.get_current_span()
-            outer = current_request()
-            # A SERVER span already claimed by an outer tokentrace request (an in-process
-            # call to another app) is not this request's span.
-            owned = not is_server_span(existing) or (outer is not None and outer.span is existing)
-            state.owns_server_span = owned
+            existing = self._tagger.claim_server_span(state)
+            owned = state.owns_server_span
             self._mark_fastapi_handled(scope, state)
             if owned:
                 self._hide_raw_query(scope, state)

@@ -14,7 +14,7 @@ from tokentrace._analysis import NO_TOKEN, TokenAnalyzer
 from tokentrace._extract import HeaderLookup
 from tokentrace._failsafe import log_internal_error
 from tokentrace._fingerprint import Fingerprinter, default_fingerprinter
-from tokentrace._request import RequestState
+from tokentrace._request import RequestState, current_request
 from tokentrace._sensitive import register
 from tokentrace._settings import OwnerResolver, resolve_settings
 from tokentrace._setup import install_processor
@@ -62,6 +62,19 @@ class RequestTagger:
             log_internal_error("request analysis", error)
             token = NO_TOKEN
         return RequestState(token=token, accept_baggage=self.settings.accept_baggage)
+
+    @staticmethod
+    def claim_server_span(state: RequestState) -> Span:
+        """The live span this request runs under, and whether tokentrace must open the
+        request's SERVER span itself (``state.owns_server_span``): yes unless another
+        instrumentation already opened one for this request. A SERVER span claimed by an
+        outer tokentrace request (an in-process call to another app) is not ours to tag."""
+        existing = trace.get_current_span()
+        outer = current_request()
+        state.owns_server_span = not is_server_span(existing) or (
+            outer is not None and outer.span is existing
+        )
+        return existing
 
     def tag(self, state: RequestState, span: Span) -> None:
         """Put the token attributes on the request span (unless the span processor did it

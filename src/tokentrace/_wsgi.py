@@ -23,7 +23,7 @@ from tokentrace._fingerprint import Fingerprinter
 from tokentrace._redact import REDACTED_HEADER, redact_query, redact_url, scrub_span
 from tokentrace._request import RequestState, current_request, enter, leave, write_outcome
 from tokentrace._settings import OwnerResolver
-from tokentrace._tagging import RequestTagger, is_server_span
+from tokentrace._tagging import RequestTagger
 
 Environ = dict[str, Any]
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
@@ -81,10 +81,8 @@ class WSGIMiddleware:
             lambda name: environ.get(_environ_key(name)), environ.get("QUERY_STRING", "")
         )
         try:
-            existing = trace.get_current_span()
-            outer = current_request()
-            owned = not is_server_span(existing) or (outer is not None and outer.span is existing)
-            state.owns_server_span = owned
+            existing = self._tagger.claim_server_span(state)
+            owned = state.owns_server_span
             if owned:
                 self._hide_raw_values(environ, state)
         except Exception as error:
