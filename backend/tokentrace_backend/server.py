@@ -55,7 +55,7 @@ async def serve(settings: ServeSettings, out: TextIO = sys.stdout) -> None:
     try:
         decoders.start()
         otlp_app = create_otlp_app(writer, settings.ingest, decoders)
-        api_app = create_api_app(database, api_key=settings.api_key)
+        api_app = create_api_app(database, api_key=settings.api_key, ingest_activity=writer)
         servers = [
             _QuietSignalsServer(_config(otlp_app, settings.host, settings.otlp_port, "off")),
             # The API's lifespan runs its background refresh of the derived tables.

@@ -16,6 +16,7 @@ from .auth import require_api_key
 from .background_refresh import BackgroundRefresh
 from .database import ReadableDatabase
 from .errors import install_error_handlers
+from .refresh_schedule import DEFAULT_INTERVAL_SECONDS, IngestActivity, RefreshSchedule
 from .settings import ApiSettings
 
 
@@ -24,7 +25,8 @@ def create_api_app(
     *,
     api_key: str | None = None,
     jaeger_url: str | None = None,
-    refresh_interval: float = 1.0,
+    refresh_interval: float = DEFAULT_INTERVAL_SECONDS,
+    ingest_activity: IngestActivity | None = None,
 ) -> FastAPI:
     """The FastAPI app serving ``/api/*`` (and ``/openapi.json``, always open).
 
@@ -34,14 +36,17 @@ def create_api_app(
     returned app.
 
     When the server runs the app's lifespan, a background thread keeps the derived
-    per-token tables caught up every ``refresh_interval`` seconds; without it, each request
-    catches up before reading.
+    per-token tables caught up, at most every ``refresh_interval`` seconds. Given the
+    writer as ``ingest_activity``, it defers to ingest: it runs when the writer is idle and
+    at a bounded duty cycle while it is busy (see ``refresh_schedule``). Either way each
+    request catches up before reading, so answers include every acknowledged span.
     """
     derived = _derived_tables_of(database)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        refresher = BackgroundRefresh(database, derived, refresh_interval)
+        schedule = RefreshSchedule(interval=refresh_interval)
+        refresher = BackgroundRefresh(database, derived, schedule, ingest_activity)
         refresher.start()
         try:
             yield

@@ -73,29 +73,45 @@ def linked_spans_sql(selector: str, body: str) -> str:
 
 
 def refresh_derived(
-    cursor: duckdb.DuckDBPyConnection, *, slice_spans: int = REFRESH_SLICE_SPANS
+    cursor: duckdb.DuckDBPyConnection,
+    *,
+    slice_spans: int = REFRESH_SLICE_SPANS,
+    max_slices: int | None = None,
 ) -> int:
-    """Derive the per-token rows of every batch written since the last call.
+    """Derive the per-token rows of every batch committed before this call.
 
     Returns the number of batches processed. Each slice is one transaction, so readers see
-    the derived tables either before or after a slice, never half of one.
+    the derived tables either before or after a slice, never half of one. Batches committed
+    during the call are left to the next one: chasing the writer would keep a refresh
+    running for as long as ingest lasts. With ``max_slices``, stop after that many slices
+    (the rest stays for the next call): a bounded piece of work for a busy moment.
     """
     processed = 0
-    while True:
+    slices = 0
+    until_batch: int | None = None
+    while max_slices is None or slices < max_slices:
         row = cursor.execute(
             "SELECT last_batch_id FROM derived_state WHERE name = 'token_tables'"
         ).fetchone()
         from_batch = int(row[0]) if row else 0
+        if until_batch is None:
+            target = run(cursor, load_sql("refresh_target"), {"from_batch": from_batch})
+            newest = target.fetchone()
+            if newest is None or newest[0] is None:
+                return processed
+            until_batch = int(newest[0])
         bounds = run(
             cursor,
             load_sql("refresh_bounds"),
-            {"from_batch": from_batch, "max_spans": slice_spans},
+            {"from_batch": from_batch, "until_batch": until_batch, "max_spans": slice_spans},
         ).fetchone()
         if bounds is None or bounds[0] is None:
             return processed
         to_batch, first_ns, last_ns = (int(value) for value in bounds)
         _refresh_slice(cursor, from_batch, to_batch, first_ns, last_ns)
         processed += to_batch - from_batch
+        slices += 1
+    return processed
 
 
 def _refresh_slice(
@@ -136,14 +152,25 @@ class DerivedTables:
     def __init__(self) -> None:
         self._lock = threading.Lock()
 
-    def catch_up(self, cursor: duckdb.DuckDBPyConnection, *, compact: bool = False) -> int:
+    def catch_up(
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        *,
+        compact: bool = False,
+        max_spans: int | None = None,
+    ) -> int:
         """Refresh if batches were written since the last refresh; returns batches processed.
 
         With ``compact``, also rewrite sorted the tables whose unsorted tail grew enough
-        (seconds on large tables: for background work, not for a waiting request).
+        (seconds on large tables: for background work, not for a waiting request). With
+        ``max_spans``, derive only one slice of about that many spans (whole batches) and
+        leave the rest for later; a request must not pass it, it needs every batch.
         """
         with self._lock:
-            processed = refresh_derived(cursor)
+            if max_spans is None:
+                processed = refresh_derived(cursor)
+            else:
+                processed = refresh_derived(cursor, slice_spans=max_spans, max_slices=1)
             if compact:
                 compact_if_due(cursor)
             return processed

@@ -1,9 +1,9 @@
--- The next slice of batches to derive: at most $max_spans spans after $from_batch, and the
--- time range of their spans (to bound the linking scan).
+-- The next slice of batches to derive: at most $max_spans spans after $from_batch, none
+-- after $until_batch, and the time range of their spans (to bound the linking scan).
 WITH next_spans AS (
     SELECT batch_id, start_ns
     FROM spans
-    WHERE batch_id > $from_batch
+    WHERE batch_id > $from_batch AND batch_id <= $until_batch
     ORDER BY batch_id
     LIMIT $max_spans
 ),

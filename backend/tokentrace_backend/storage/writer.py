@@ -66,6 +66,7 @@ class SpanWriter:
         self._thread = threading.Thread(target=self._run, name="tokentrace-span-writer")
         self._known_resources: set[int] = set()
         self._batch_id = 0
+        self._last_finished = time.monotonic()
         self.batches_written = 0
         self.spans_written = 0
 
@@ -81,6 +82,15 @@ class SpanWriter:
     def queued_spans(self) -> int:
         """Spans accepted but not yet committed."""
         return self._pending_spans
+
+    def idle_seconds(self) -> float:
+        """Seconds since the last commit finished; 0.0 while spans are queued or written.
+
+        The API's background refresh defers to ingest with it (``IngestActivity``).
+        """
+        if self._pending_spans:
+            return 0.0
+        return max(time.monotonic() - self._last_finished, 0.0)
 
     def has_room(self) -> bool:
         """Whether a new request could be queued now (checked before decoding one)."""
@@ -166,6 +176,7 @@ class SpanWriter:
     ) -> None:
         with self._condition:
             self._pending_spans -= sum(item.decoded.accepted_spans for item in group)
+            self._last_finished = time.monotonic()
         for item in group:
             if error is None:
                 item.future.set_result(batch_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from opentelemetry.trace import SpanKind
 
 from tokentrace import attributes as tt
@@ -139,10 +140,16 @@ def test_late_downstream_spans_are_linked_through_their_trace(
     ]
 
 
+@pytest.mark.parametrize("defer_to_writer", [False, True])
 def test_the_app_refreshes_in_the_background(
-    builder: SpanBuilder, writer: SpanWriter, database: Database
+    builder: SpanBuilder, writer: SpanWriter, database: Database, defer_to_writer: bool
 ) -> None:
-    app = create_api_app(database, api_key="", refresh_interval=0.05)
+    app = create_api_app(
+        database,
+        api_key="",
+        refresh_interval=0.05,
+        ingest_activity=writer if defer_to_writer else None,
+    )
     with serve_in_thread(app, lifespan="on"):
         builder.request(
             "gateway", "/", token_id="cd" * 16, outcome="success", start_ns=time.time_ns()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -109,5 +110,19 @@ def test_a_full_queue_refuses_instead_of_growing(tmp_path: Path) -> None:
     writer.start()
     pending.result(timeout=30)
     assert writer.submit(_decoded(30)).result(timeout=30) > 0
+    writer.close()
+    database.close()
+
+
+def test_the_writer_reports_how_long_it_has_been_idle(tmp_path: Path) -> None:
+    database = Database(tmp_path / "idle.duckdb")
+    writer = SpanWriter(database)
+    pending = writer.submit(_decoded(5))  # not started: the spans stay queued
+    time.sleep(0.05)
+    assert writer.idle_seconds() == 0.0  # queued work counts as busy however old
+    writer.start()
+    pending.result(timeout=30)
+    time.sleep(0.1)
+    assert writer.idle_seconds() >= 0.1
     writer.close()
     database.close()
