@@ -151,7 +151,11 @@ def run_demo(arguments: argparse.Namespace) -> int:
             if report.unexpected:
                 print("\nUnexpected answers: " + "; ".join(report.unexpected), file=out)
             services.stop()
-            print(f"\nAPI and dashboard: {backend.api_url}/  (OpenAPI: /openapi.json)", file=out)
+            print(
+                f"\nAPI:               {backend.api_url}/api/tokens  "
+                "(interactive docs: /docs, OpenAPI: /openapi.json)",
+                file=out,
+            )
             print(f"OTLP/HTTP ingest:  {backend.otlp_url}/v1/traces", file=out)
             print(f"Database:          {backend.db_path}", file=out, flush=True)
             if not arguments.once:
