@@ -73,14 +73,24 @@ class TraceReceiver:
             return export_failure(error.status_code, str(error), encoding)
 
     async def _ingest(self, request: Request, encoding: Encoding, *, gzip: bool) -> Response:
-        body = await read_body(request.stream(), gzip=gzip, limit=self._settings.max_body_bytes)
-        decoded = await self._decoders.decode(body, encoding)
-        del body
+        # Announced, a request's spans can join the commit that is about to start.
+        self._writer.announce()
+        submitted = False
+        try:
+            limit = self._settings.max_body_bytes
+            body = await read_body(request.stream(), gzip=gzip, limit=limit)
+            decoded = await self._decoders.decode(body, encoding)
+            del body
+            if decoded.accepted_spans:
+                try:
+                    future = self._writer.submit(decoded, announced=True)
+                except (WriterOverloaded, WriterClosed) as error:
+                    raise Overloaded(str(error)) from None
+                submitted = True
+        finally:
+            if not submitted:
+                self._writer.withdraw()
         if decoded.accepted_spans:
-            try:
-                future = self._writer.submit(decoded)
-            except (WriterOverloaded, WriterClosed) as error:
-                raise Overloaded(str(error)) from None
             try:
                 await asyncio.wrap_future(future)
             except Exception:

@@ -28,6 +28,12 @@ if TYPE_CHECKING:  # only annotations: a runtime import would cycle (otlp import
 
 logger = logging.getLogger(__name__)
 
+# How long a commit may wait for announced requests (being read or decoded) to arrive.
+# A commit has a fixed cost of several ms (measured: 11.5 us/span committing 1,000-span
+# requests one by one, 7.2 with 4 per commit, 5.2 with 20), so under load it pays to let
+# the requests already in decode join; an idle writer with nothing announced never waits.
+DEFAULT_GATHER_SECONDS = 0.02
+
 
 class WriterOverloaded(Exception):
     """The writer's queue is full; the caller should ask its client to retry later."""
@@ -53,12 +59,15 @@ class SpanWriter:
         queue_spans: int = 200_000,
         batch_spans: int = 20_000,
         linger_seconds: float = 0.0,
+        gather_seconds: float = DEFAULT_GATHER_SECONDS,
     ) -> None:
         self._database = database
         self._cursor = database.cursor()
         self._queue_spans = queue_spans
         self._batch_spans = batch_spans
         self._linger_seconds = linger_seconds
+        self._gather_seconds = gather_seconds
+        self._announced = 0
         self._pending: deque[_Pending] = deque()
         self._pending_spans = 0
         self._condition = threading.Condition()
@@ -96,12 +105,30 @@ class SpanWriter:
         """Whether a new request could be queued now (checked before decoding one)."""
         return self._pending_spans < self._queue_spans and not self._closing
 
-    def submit(self, decoded: DecodedSpans) -> Future[int]:
+    def announce(self) -> None:
+        """Say that a request is on its way (being read or decoded).
+
+        A commit waits up to ``gather_seconds`` for announced requests, so they share one
+        commit. Every announce must be followed by ``submit(..., announced=True)`` or by
+        :meth:`withdraw`.
+        """
+        with self._condition:
+            self._announced += 1
+
+    def withdraw(self) -> None:
+        """An announced request will not be submitted after all (refused, empty, failed)."""
+        with self._condition:
+            self._announced -= 1
+            self._condition.notify()
+
+    def submit(self, decoded: DecodedSpans, *, announced: bool = False) -> Future[int]:
         """Queue spans for the next commit; the future gives the batch id once durable.
 
         Raises WriterOverloaded when the queue cannot take ``decoded`` without exceeding
         its bound (a request larger than the whole bound is accepted into an empty queue,
-        so a single big export cannot be refused forever).
+        so a single big export cannot be refused forever). With ``announced``, a queued
+        request stops counting as announced; one refused here still counts, and its
+        caller withdraws it.
         """
         pending = _Pending(decoded)
         count = decoded.accepted_spans
@@ -112,6 +139,8 @@ class SpanWriter:
                 raise WriterOverloaded(f"{self._pending_spans} spans are waiting to be written")
             self._pending.append(pending)
             self._pending_spans += count
+            if announced:
+                self._announced -= 1
             self._condition.notify()
         return pending.future
 
@@ -145,6 +174,13 @@ class SpanWriter:
                 while self._pending_spans < self._batch_spans and not self._closing:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
+                        break
+                    self._condition.wait(remaining)
+            if self._gather_seconds and not self._closing:
+                deadline = time.monotonic() + self._gather_seconds
+                while self._announced > 0 and self._pending_spans < self._batch_spans:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0 or self._closing:
                         break
                     self._condition.wait(remaining)
             group: list[_Pending] = []

@@ -126,3 +126,28 @@ def test_the_writer_reports_how_long_it_has_been_idle(tmp_path: Path) -> None:
     assert writer.idle_seconds() >= 0.1
     writer.close()
     database.close()
+
+
+def test_a_commit_waits_for_announced_requests_to_share_it(tmp_path: Path) -> None:
+    database = Database(tmp_path / "gather.duckdb")
+    writer = SpanWriter(database, gather_seconds=10.0)
+    writer.start()
+    writer.announce()
+    writer.announce()
+    first = writer.submit(_decoded(5), announced=True)
+    time.sleep(0.1)
+    assert not first.done()  # the other announced request is still on its way
+    second = writer.submit(_decoded(7), announced=True)
+    assert first.result(timeout=30) == second.result(timeout=30)  # one commit for both
+
+    writer.announce()
+    writer.announce()
+    started = time.monotonic()
+    third = writer.submit(_decoded(3), announced=True)
+    writer.withdraw()  # the other one was refused: nothing left to wait for
+    assert third.result(timeout=30) > second.result()
+    assert time.monotonic() - started < 5.0
+    alone = writer.submit(_decoded(2))  # nothing announced: no wait at all
+    assert alone.result(timeout=5) > third.result()
+    writer.close()
+    database.close()
