@@ -21,7 +21,10 @@ def parse_duration(text: str) -> timedelta | None:
     if match is None:
         return None
     amount, unit = match.groups()
-    return timedelta(**{_UNITS[unit]: int(amount)})
+    try:
+        return timedelta(**{_UNITS[unit]: int(amount)})
+    except OverflowError:  # 999999999w: more days than a timedelta holds
+        return None
 
 
 def parse_instant(text: str, now: datetime) -> datetime:
@@ -40,7 +43,10 @@ def parse_instant(text: str, now: datetime) -> datetime:
         ) from error
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    moment = moment.astimezone(timezone.utc)
+    try:
+        moment = moment.astimezone(timezone.utc)
+    except OverflowError:  # 9999-12-31T23:59-01:00 and the like: past datetime's range
+        raise ValueError("time out of range (1970 to 2261)") from None
     if not EARLIEST <= moment < LATEST:
         raise ValueError("time out of range (1970 to 2261)")
     return moment

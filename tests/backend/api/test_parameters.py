@@ -26,6 +26,9 @@ HOSTILE = [
         ("/api/tokens", {"since": "1h", "until": "2h"}),  # since after until
         ("/api/tokens", {"since": "0001-01-01T00:00:00"}),  # outside int64 nanoseconds
         ("/api/tokens", {"since": "999999999w"}),
+        # past datetime's range once converted to UTC (was a 500: OverflowError)
+        ("/api/tokens", {"until": "9999-12-31T23:59:59-23:59"}),
+        ("/api/tokens", {"since": "0001-01-01T00:00:00+23:59"}),
         ("/api/tokens", {"limit": "0"}),
         ("/api/tokens", {"limit": "100000"}),
         ("/api/tokens", {"limit": "ten"}),
@@ -34,6 +37,7 @@ HOSTILE = [
         ("/api/tokens", {"service": ""}),
         (f"/api/tokens/{HEALTHY}/timeline", {"bucket": "soon"}),
         (f"/api/tokens/{HEALTHY}/timeline", {"bucket": "1s", "since": "30d"}),
+        (f"/api/tokens/{HEALTHY}/timeline", {"bucket": "999999999w"}),  # was a 500
         ("/api/tokens/not-a-token", {}),
         (f"/api/tokens/{HEALTHY}0", {}),
         ("/api/traces/xyz", {}),
