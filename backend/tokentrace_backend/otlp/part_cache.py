@@ -20,7 +20,13 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
 from tokentrace_backend.otlp.any_value import any_value_to_python, key_values_to_dict
 from tokentrace_backend.otlp.decode_errors import InvalidSpan, MalformedSpans
-from tokentrace_backend.otlp.span_schema import COERCE, PROMOTED, as_text
+from tokentrace_backend.otlp.span_schema import (
+    COERCE,
+    PROMOTED,
+    REDACTED,
+    as_text,
+    is_credential_attribute,
+)
 
 # (resource_id, service_name, service_version, attributes JSON)
 ResourceRow = tuple[int, str, str | None, str]
@@ -61,6 +67,8 @@ def attribute_entry(raw: bytes) -> AttributeEntry:
         raise InvalidSpan("an attribute is not a valid KeyValue") from None
     key = key_value.key
     value = any_value_to_python(key_value.value)
+    if is_credential_attribute(key):
+        value = REDACTED
     slot = PROMOTED.get(key)
     if slot is None:
         entry: AttributeEntry = (-1, False, key, value)

@@ -106,6 +106,25 @@ ATTRIBUTES: Final = COLUMN["attributes"]
 EVENTS: Final = COLUMN["events"]
 
 
+REDACTED: Final = "[redacted]"
+# Captured credential headers (OTel's opt-in http.request.header.<name> attributes): their
+# values are raw secrets, which the backend never stores.
+_CREDENTIAL_HEADERS: Final = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key"}
+)
+_HEADER_PREFIXES: Final = ("http.request.header.", "http.response.header.")
+
+
+def is_credential_attribute(key: str) -> bool:
+    """Whether ``key`` is a captured credential header, such as
+    ``http.request.header.authorization`` (any case, ``_`` or ``-``)."""
+    lowered = key.lower()
+    for prefix in _HEADER_PREFIXES:
+        if lowered.startswith(prefix):
+            return lowered[len(prefix) :].replace("_", "-") in _CREDENTIAL_HEADERS
+    return False
+
+
 def path_only(value: str | None) -> str | None:
     """``http.target`` carries the query too; keep only the path (queries may hold secrets)."""
     if value is not None and "?" in value:

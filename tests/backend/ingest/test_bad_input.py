@@ -10,6 +10,7 @@ import httpx
 import pytest
 from google.rpc.status_pb2 import Status
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
 
 from tests.backend.ingest.otlp_builders import make_request, make_span
 from tests.backend.ingest.serve_process import ServeProcess
@@ -115,6 +116,33 @@ def test_ingest_key_is_required_when_set(start_server: Callable[..., ServeProces
     assert server.stop() == 0
     assert server.query("SELECT count(*) FROM spans") == [(1,)]
     assert "ingest-secret-1" not in server.log()
+
+
+def test_captured_credential_headers_are_not_stored(server: ServeProcess) -> None:
+    # OTel instrumentations can capture request headers as attributes (opt-in); a captured
+    # Authorization or Cookie is a raw secret, which must not reach a DB row.
+    secrets = {
+        "http.request.header.Cookie": "session=raw-secret-cookie-2",
+        "http.request.header.x_api_key": "raw-secret-key-3",
+        "http.response.header.set-cookie": "session=raw-secret-cookie-4",
+    }
+    span = make_span(attributes={**secrets, "http.request.header.accept": "text/plain"})
+    bearer = AnyValue(string_value="Bearer raw-secret-token-1")
+    span.attributes.append(  # as instrumentations send it: a list of the header's values
+        KeyValue(
+            key="http.request.header.authorization",
+            value=AnyValue(array_value=ArrayValue(values=[bearer])),
+        )
+    )
+    body = make_request([span]).SerializeToString()
+    response = httpx.post(server.traces_url, content=body, headers=PROTOBUF)
+    assert response.status_code == 200
+    assert server.stop() == 0
+    (row,) = server.query("SELECT * FROM spans")
+    stored = str(row)
+    assert "raw-secret" not in stored
+    assert "text/plain" in stored  # other headers are kept
+    assert stored.count("[redacted]") == len(secrets) + 1
 
 
 def test_wrong_method_and_path(server: ServeProcess) -> None:
