@@ -41,6 +41,25 @@ def test_requests_without_the_key_are_refused(protected_url: str, headers: dict[
         assert response.json()["error"]["code"] == "unauthorized"
 
 
+def test_every_api_route_needs_the_key(database: Database) -> None:
+    # Walks the app's own OpenAPI paths, so a route added later is covered too.
+    app = create_api_app(database, api_key=KEY)
+    paths = [
+        path.replace("{token_id}", HEALTHY).replace("{trace_id}", HEALTHY)
+        for path in app.openapi()["paths"]
+        if path.startswith("/api")
+    ]
+    assert len(paths) >= 7
+    wrong = "Bearer wrong-key-that-must-not-be-echoed"
+    with serve_in_thread(app) as url:
+        for path in paths:
+            for headers in ({}, {"Authorization": wrong}):
+                response = httpx.get(url + path, headers=headers)
+                assert response.status_code == 401, path
+                assert "wrong-key" not in response.text
+                assert KEY not in response.text
+
+
 def test_the_key_opens_the_api(protected_url: str) -> None:
     response = httpx.get(protected_url + "/api/tokens", headers={"Authorization": f"Bearer {KEY}"})
     assert response.status_code == 200
