@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -20,6 +21,20 @@ DEFAULT_URL = "http://127.0.0.1:8318"
 URL_ENV = "TOKENTRACE_URL"
 API_KEY_ENV = "TOKENTRACE_API_KEY"
 TIMEOUT_SECONDS = 30.0
+_TOKEN_ID = re.compile(r"[0-9a-fA-F]{32}")
+
+
+def token_id_argument(text: str) -> str:
+    """argparse type of a token id: 32 hex characters, lowercased.
+
+    Anything else is refused before a request is made, without repeating the value: a raw
+    token pasted by mistake must not travel in a URL (proxy logs) or land in scrollback.
+    """
+    if _TOKEN_ID.fullmatch(text) is None:
+        raise argparse.ArgumentTypeError(
+            "expected a token id of 32 hex characters (get one with: tokentrace hash)"
+        )
+    return text.lower()
 
 
 class CommandError(Exception):
@@ -35,12 +50,16 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     tokens.set_defaults(func=_run_tokens)
 
     token = subparsers.add_parser("token", help="one token's summary")
-    token.add_argument("token_id", metavar="ID", help="token id (see: tokentrace hash)")
+    token.add_argument(
+        "token_id", metavar="ID", type=token_id_argument, help="token id (see: tokentrace hash)"
+    )
     _add_common(token)
     token.set_defaults(func=_run_token)
 
     errors = subparsers.add_parser("errors", help="errors linked to a token through its traces")
-    errors.add_argument("token_id", metavar="ID", help="token id (see: tokentrace hash)")
+    errors.add_argument(
+        "token_id", metavar="ID", type=token_id_argument, help="token id (see: tokentrace hash)"
+    )
     _add_common(errors)
     errors.add_argument("--limit", type=int, default=50, help="groups to show (default 50)")
     errors.set_defaults(func=_run_errors)

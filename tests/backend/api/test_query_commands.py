@@ -92,6 +92,16 @@ def test_unreachable_api() -> None:
     assert "cannot reach the API" in result.stderr
 
 
+@pytest.mark.parametrize("command", ["token", "errors"])
+def test_a_value_that_is_not_a_token_id_is_refused_unsent(api_url: str, command: str) -> None:
+    # A raw token pasted instead of its id must not travel in a URL nor be printed back.
+    for value in ("ghp_rawSecretToken0123456789abcdefgh", "../dependencies", HEALTHY + "0"):
+        result = tokentrace(command, value, "--url", api_url)
+        assert result.returncode == 2  # argparse usage error, before any request
+        assert "32 hex characters" in result.stderr
+        assert value not in result.stderr + result.stdout
+
+
 @pytest.fixture
 def protected_url(scenario: Scenario) -> Iterator[str]:
     with serve_in_thread(create_api_app(scenario.database, api_key=KEY)) as url:
