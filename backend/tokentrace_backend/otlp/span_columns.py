@@ -47,6 +47,7 @@ _MAX_SPAN_KIND: Final = 5
 _MAX_STATUS_CODE: Final = 2
 _ZERO_TRACE_ID: Final = bytes(16)
 _ZERO_SPAN_ID: Final = bytes(8)
+_MAX_TIME_NS: Final = 2**63 - 1  # start/end are stored as BIGINT nanoseconds
 
 
 @dataclass(frozen=True)
@@ -118,12 +119,17 @@ def _span_row(span: Any, resource: ResourceRow) -> list[Any]:
         or not 0 <= kind <= _MAX_SPAN_KIND
         or status[0] > _MAX_STATUS_CODE
         or end_ns < start_ns
+        or end_ns > _MAX_TIME_NS
         or trace_id == _ZERO_TRACE_ID
         or span_id == _ZERO_SPAN_ID
     ):
         raise InvalidSpan(
             _span_problem(trace_id, span_id, parent_id, kind, status[0])
-            or "end_time_unix_nano is before start_time_unix_nano"
+            or (
+                "end_time_unix_nano is before start_time_unix_nano"
+                if end_ns < start_ns
+                else "times after 2262 do not fit the stored int64 nanoseconds"
+            )
         )
 
     # A list display is cheaper than copying a template and assigning a dozen items.

@@ -118,6 +118,22 @@ def test_ingest_key_is_required_when_set(start_server: Callable[..., ServeProces
     assert "ingest-secret-1" not in server.log()
 
 
+def test_times_past_int64_are_rejected_spans_not_a_500(server: ServeProcess) -> None:
+    # fixed64 on the wire, BIGINT in storage: 2^63 ns and up once failed the whole batch.
+    late = make_span(name="late")
+    late.start_time_unix_nano, late.end_time_unix_nano = 2**63, 2**63 + 5
+    endless = make_span(name="endless")
+    endless.end_time_unix_nano = 2**64 - 1
+    body = make_request([make_span(name="good"), late, endless]).SerializeToString()
+    response = httpx.post(server.traces_url, content=body, headers=PROTOBUF)
+    assert response.status_code == 200
+    partial = ExportTraceServiceResponse.FromString(response.content).partial_success
+    assert partial.rejected_spans == 2
+    assert "int64" in partial.error_message
+    assert server.stop() == 0
+    assert server.query("SELECT name FROM spans") == [("good",)]
+
+
 def test_captured_credential_headers_are_not_stored(server: ServeProcess) -> None:
     # OTel instrumentations can capture request headers as attributes (opt-in); a captured
     # Authorization or Cookie is a raw secret, which must not reach a DB row.
