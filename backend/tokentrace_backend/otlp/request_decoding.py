@@ -10,6 +10,7 @@ ignored as the OTLP specification requires).
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any, Final
 
 import orjson
@@ -44,8 +45,20 @@ def decode_request(body: bytes, encoding: Encoding) -> ExportTraceServiceRequest
     try:
         json_format.ParseDict(document, request, ignore_unknown_fields=True)
     except (json_format.ParseError, TypeError, ValueError) as error:
-        raise MalformedRequest(f"invalid OTLP JSON: {error}") from None
+        raise MalformedRequest(f"invalid OTLP JSON: {_without_values(str(error))}") from None
     return request
+
+
+# json_format's messages quote the offending value ("invalid literal for int() with base
+# 10: 'x'", "Couldn't parse float: x"). The reason goes back to the exporter, which logs
+# it, and a value can be a credential sent in the wrong field: so the answer names the
+# field path only, never the value.
+_FIELD: Final = re.compile(r"Failed to parse (\w+) field")
+
+
+def _without_values(message: str) -> str:
+    path = ".".join(_FIELD.findall(message))
+    return f"a value of the wrong type in {path}" if path else "a value of the wrong type"
 
 
 def _hex_ids_to_base64(document: dict[str, Any]) -> None:

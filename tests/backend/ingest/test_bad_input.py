@@ -41,6 +41,20 @@ def test_malformed_json_is_400(server: ServeProcess) -> None:
         assert response.json()["message"]
 
 
+def test_json_type_errors_name_the_field_not_the_value(server: ServeProcess) -> None:
+    # The reason goes back to the exporter, which logs it; the value may be a credential.
+    span = '{"name": "x", "attributes": [{"key": "a", "value": {"intValue": "Bearer raw-9"}}]}'
+    for spans in (span, '{"startTimeUnixNano": "raw-secret-9"}', '{"links": "raw-secret-9"}'):
+        body = '{"resourceSpans": [{"scopeSpans": [{"spans": [' + spans + "]}]}]}"
+        response = httpx.post(
+            server.traces_url, content=body, headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 400, spans
+        message = response.json()["message"]
+        assert "resourceSpans.scopeSpans.spans." in message
+        assert "raw" not in message
+
+
 def test_other_media_types_are_415(server: ServeProcess) -> None:
     response = httpx.post(server.traces_url, content=b"x", headers={"Content-Type": "text/plain"})
     assert response.status_code == 415
