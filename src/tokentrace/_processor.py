@@ -20,7 +20,7 @@ from typing import Final
 
 from opentelemetry import baggage
 from opentelemetry.context import Context
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace import Span, SpanProcessor
 from opentelemetry.trace import SpanKind
 
 from tokentrace import attributes as attr
@@ -111,12 +111,3 @@ class TokenSpanProcessor(SpanProcessor):
         if getattr(span, "_events", None):
             rewrite_event_strings(span, lambda text: scrub_text(text, secrets))
         rewrite_status_description(span, lambda text: scrub_text(text, secrets))
-
-    def on_end(self, span: ReadableSpan) -> None:
-        return None
-
-    def shutdown(self) -> None:
-        return None
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return True
