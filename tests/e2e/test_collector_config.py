@@ -141,28 +141,27 @@ def test_compose_runs_the_same_collector_config_with_jaeger_and_the_backend() ->
     assert "127.0.0.1:8318:8318" in services["backend"]["ports"]
 
 
-@pytest.mark.e2e
-@pytest.mark.parametrize("config", [COLLECTOR_CONFIG], ids=["otel-collector.yaml"])
-def test_collector_binary_validates_the_config(binaries: Binaries, config: Path) -> None:
-    result = subprocess.run(
-        [str(binaries.collector), "validate", "--config", str(config)],
+def validate(binary: Path, config: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``binary validate --config config`` (the collector and Jaeger both have it)."""
+    return subprocess.run(
+        [str(binary), "validate", "--config", str(config)],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("config", [COLLECTOR_CONFIG], ids=["otel-collector.yaml"])
+def test_collector_binary_validates_the_config(binaries: Binaries, config: Path) -> None:
+    result = validate(binaries.collector, config)
     assert result.returncode == 0, result.stderr
 
 
 @pytest.mark.e2e
 def test_jaeger_binary_validates_its_config(binaries: Binaries) -> None:
-    result = subprocess.run(
-        [str(binaries.jaeger), "validate", "--config", str(JAEGER_CONFIG)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = validate(binaries.jaeger, JAEGER_CONFIG)
     assert result.returncode == 0, result.stderr
 
 
@@ -172,13 +171,7 @@ def test_collector_binary_rejects_a_broken_config(binaries: Binaries, tmp_path: 
     config = load(COLLECTOR_CONFIG)
     config["service"]["pipelines"]["traces"]["processors"].append("tail_sampling")
     broken.write_text(yaml.safe_dump(config))
-    result = subprocess.run(
-        [str(binaries.collector), "validate", "--config", str(broken)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = validate(binaries.collector, broken)
     assert result.returncode != 0
 
 
