@@ -6,13 +6,13 @@ the HMAC key keeps fingerprints useless to whoever reads the traces without the 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
 import os
 import secrets
 import threading
-from collections import OrderedDict
 from typing import Final
 
 from tokentrace._settings import ENV_HASH_KEY, ENV_HASH_KEY_ID
@@ -26,32 +26,25 @@ _MAX_CACHED_TOKEN: Final = 1024
 
 
 class Fingerprinter:
-    """Fingerprints raw tokens under one key; repeated tokens come from a bounded cache
-    (first in, first out: cheap, and a busy token is simply computed again)."""
+    """Fingerprints raw tokens under one key; repeated tokens come from an LRU cache."""
 
     def __init__(self, key: bytes, key_id: str) -> None:
         if not key:
             raise ValueError("the fingerprint key must not be empty")
         self.key_id = key_id
         self._hmac = hmac.new(key, digestmod=hashlib.sha256)
-        self._cache: OrderedDict[str, str] = OrderedDict()
-        self._lock = threading.Lock()
+        self._cached = functools.lru_cache(maxsize=_CACHE_ENTRIES)(self._compute)
 
     def fingerprint(self, raw: str) -> str:
         """The token id: 32 lowercase hex characters."""
-        cached = self._cache.get(raw)
-        if cached is not None:
-            return cached
+        if len(raw) > _MAX_CACHED_TOKEN:
+            return self._compute(raw)  # do not keep huge values in memory
+        return self._cached(raw)
+
+    def _compute(self, raw: str) -> str:
         mac = self._hmac.copy()
         mac.update(raw.encode("utf-8", "surrogateescape"))
-        token_id = mac.digest()[:FINGERPRINT_BYTES].hex()
-        if len(raw) > _MAX_CACHED_TOKEN:
-            return token_id  # do not keep huge values in memory
-        with self._lock:
-            self._cache[raw] = token_id
-            if len(self._cache) > _CACHE_ENTRIES:
-                self._cache.popitem(last=False)
-        return token_id
+        return mac.digest()[:FINGERPRINT_BYTES].hex()
 
 
 def derive_key_id(key: bytes) -> str:
