@@ -19,6 +19,11 @@ from tokentrace._version import __version__
 LIFECYCLE_EVENTS = ("created", "rotated", "revoked", "renewed", "expired")
 
 
+def present(values: dict[str, str | None]) -> dict[str, AttributeValue]:
+    """The optional attributes that were given (empty strings count as not given)."""
+    return {key: value for key, value in values.items() if value}
+
+
 def scope_list(scopes: str | Sequence[str]) -> list[str]:
     """``"a b"`` (an OAuth scope string) or ``["a", "b"]`` → ``["a", "b"]``."""
     if isinstance(scopes, str):
@@ -55,21 +60,16 @@ def record_auth(
     parsed = parse_outcome(outcome)
     try:
         state = current_request()
-        span = state.span if state is not None and state.span is not None else None
-        if span is None:
-            span = trace.get_current_span()
+        span = (state.span if state is not None else None) or trace.get_current_span()
         values: dict[str, AttributeValue] = {
             attr.AUTH_OUTCOME: parsed.value,
             attr.AUTH_OUTCOME_SOURCE: "recorded",
         }
         if reason:
             values[attr.AUTH_REASON] = clean_reason(reason, state.token.secrets() if state else ())
-        if owner:
-            values[attr.TOKEN_OWNER] = owner
-        if owner_type:
-            values[attr.TOKEN_OWNER_TYPE] = owner_type
-        if name:
-            values[attr.TOKEN_NAME] = name
+        values |= present(
+            {attr.TOKEN_OWNER: owner, attr.TOKEN_OWNER_TYPE: owner_type, attr.TOKEN_NAME: name}
+        )
         if scopes is not None:
             values[attr.TOKEN_SCOPES] = scope_list(scopes)
         if required_scopes is not None:
@@ -110,10 +110,7 @@ def record_lifecycle(
         attr.LIFECYCLE_EVENT: event,
     }
     replacement = new_token_id or (fingerprinter.fingerprint(new_token) if new_token else None)
-    if replacement:
-        values[attr.LIFECYCLE_NEW_TOKEN_ID] = replacement
-    if actor:
-        values[attr.LIFECYCLE_ACTOR] = actor
+    values |= present({attr.LIFECYCLE_NEW_TOKEN_ID: replacement, attr.LIFECYCLE_ACTOR: actor})
     if expires_at is not None:
         values[attr.TOKEN_EXPIRES_AT] = int(expires_at)
     tracer = trace.get_tracer("tokentrace", __version__)
