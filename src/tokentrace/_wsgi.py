@@ -20,7 +20,7 @@ from opentelemetry.trace import Span
 
 from tokentrace._failsafe import log_internal_error
 from tokentrace._fingerprint import Fingerprinter
-from tokentrace._redact import REDACTED_HEADER, redact_query, redact_url, scrub_span
+from tokentrace._redact import REDACTED_HEADER, redact_query, redact_url
 from tokentrace._request import RequestState, current_request, enter, leave, write_outcome
 from tokentrace._settings import OwnerResolver
 from tokentrace._tagging import RequestTagger
@@ -92,7 +92,7 @@ class WSGIMiddleware:
         try:
             if owned:
                 return self._otel(environ, start_response)  # type: ignore[no-any-return]
-            return self._run(state, existing, environ, start_response, scrub=True)
+            return self._run(state, existing, environ, start_response)
         finally:
             leave(reset)
 
@@ -121,7 +121,7 @@ class WSGIMiddleware:
         if state is None:
             return self.wsgi(environ, start_response)
         environ.update(state.saved)  # the app sees the real request
-        return self._run(state, trace.get_current_span(), environ, start_response, scrub=False)
+        return self._run(state, trace.get_current_span(), environ, start_response)
 
     def _run(
         self,
@@ -129,14 +129,13 @@ class WSGIMiddleware:
         span: Span,
         environ: Environ,
         start_response: StartResponse,
-        *,
-        scrub: bool,
     ) -> Iterable[bytes]:
+        # A span opened by an outer WSGI instrumentation needs no scrubbing here: WSGI
+        # instrumentations capture headers only as the environment asks, and the span
+        # processor scrubs URLs and such headers on every span as it ends.
         try:
             tagged_start_response = self._tagged_start_response(state, start_response)
             self._tagger.tag(state, span)
-            if scrub:
-                scrub_span(span, self._params, self._headers)
             detach = self._tagger.attach_context(state)  # last: nothing can fail after it
         except Exception as error:
             log_internal_error("WSGI span tagging", error)
