@@ -17,9 +17,9 @@ from typing import Any
 
 import httpx
 
-DEFAULT_URL = "http://127.0.0.1:8318"
-URL_ENV = "TOKENTRACE_URL"
-API_KEY_ENV = "TOKENTRACE_API_KEY"
+from .settings import DEFAULT_API_PORT, DEFAULT_HOST, TOKENTRACE_API_KEY, TOKENTRACE_URL
+
+DEFAULT_URL = f"http://{DEFAULT_HOST}:{DEFAULT_API_PORT}"
 TIMEOUT_SECONDS = 30.0
 _TOKEN_ID = re.compile(r"[0-9a-fA-F]{32}")
 
@@ -68,8 +68,8 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--url",
-        default=os.environ.get(URL_ENV, DEFAULT_URL),
-        help=f"API base URL (default ${URL_ENV} or {DEFAULT_URL})",
+        default=os.environ.get(TOKENTRACE_URL, DEFAULT_URL),
+        help=f"API base URL (default ${TOKENTRACE_URL} or {DEFAULT_URL})",
     )
     parser.add_argument("--since", help="ISO-8601 or a duration such as 15m, 7d (default 24h)")
     parser.add_argument("--until", help="ISO-8601 or a duration (default now)")
@@ -231,7 +231,7 @@ def _get(args: argparse.Namespace, path: str, **extra: Any) -> Any:
         if value is not None
     }
     headers = {"Accept": "application/json"}
-    api_key = os.environ.get(API_KEY_ENV)
+    api_key = os.environ.get(TOKENTRACE_API_KEY)
     if api_key:
         headers["Authorization"] = f"Bearer {api_key}"
     url = args.url.rstrip("/") + path
@@ -240,7 +240,7 @@ def _get(args: argparse.Namespace, path: str, **extra: Any) -> Any:
     except httpx.HTTPError as error:
         raise CommandError(f"cannot reach the API at {args.url}: {error}") from None
     if response.status_code == 401:
-        raise CommandError(f"the API refused the request: set {API_KEY_ENV} to its API key")
+        raise CommandError(f"the API refused the request: set {TOKENTRACE_API_KEY} to its API key")
     if response.status_code == 404:
         raise CommandError(_error_message(response, "not found"))
     if response.status_code == 422:

@@ -39,6 +39,8 @@ TOKENTRACE_DECODE_WORKERS: Final = "TOKENTRACE_DECODE_WORKERS"
 server process, which then competes with the DuckDB writer for the GIL."""
 TOKENTRACE_RETRY_AFTER_SECONDS: Final = "TOKENTRACE_RETRY_AFTER_SECONDS"
 """The ``Retry-After`` value sent with 503 (default 1)."""
+TOKENTRACE_URL: Final = "TOKENTRACE_URL"
+"""API base URL the query commands (``tokentrace tokens|token|errors``) call."""
 
 DEFAULT_DB_PATH: Final = Path("tokentrace.duckdb")
 DEFAULT_HOST: Final = "127.0.0.1"

@@ -5,11 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-API_KEY_ENV = "TOKENTRACE_API_KEY"
-"""Bearer key required on every ``/api`` request when set."""
-
-JAEGER_URL_ENV = "TOKENTRACE_JAEGER_URL"
-"""Base URL of the Jaeger UI; trace ids then come with ``{url}/trace/{trace_id}`` links."""
+from tokentrace_backend.settings import TOKENTRACE_API_KEY, TOKENTRACE_JAEGER_URL
 
 
 @dataclass(frozen=True)
@@ -23,6 +19,10 @@ class ApiSettings:
 
         An empty string argument means "none", without looking at the environment.
         """
-        key = (api_key if api_key is not None else os.environ.get(API_KEY_ENV)) or None
-        url = (jaeger_url if jaeger_url is not None else os.environ.get(JAEGER_URL_ENV)) or None
-        return cls(api_key=key, jaeger_url=url.rstrip("/") if url else None)
+        if api_key is None:
+            api_key = os.environ.get(TOKENTRACE_API_KEY)
+        if jaeger_url is None:
+            jaeger_url = os.environ.get(TOKENTRACE_JAEGER_URL)
+        return cls(
+            api_key=api_key or None, jaeger_url=jaeger_url.rstrip("/") if jaeger_url else None
+        )
