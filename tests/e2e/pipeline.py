@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -168,38 +169,29 @@ class Pipeline:
     def stop(self) -> None:
         """Stop everything, services first so their last spans are flushed; one failing
         stop does not leave the others running."""
-        try:
-            self.services.stop()
-        finally:
-            try:
-                self.collector.process.stop()
-            finally:
-                try:
-                    self.backend.stop()
-                finally:
-                    # Jaeger's graceful shutdown can take 10+ s after many queries; its
-                    # storage is in memory, so there is nothing to lose by not waiting.
-                    self.jaeger.process.stop(timeout=2)
+        with ExitStack() as stops:  # runs every callback, last registered first
+            # Jaeger's graceful shutdown can take 10+ s after many queries; its storage is
+            # in memory, so there is nothing to lose by not waiting.
+            stops.callback(self.jaeger.process.stop, timeout=2)
+            stops.callback(self.backend.stop)
+            stops.callback(self.collector.process.stop)
+            stops.callback(self.services.stop)
 
 
 def start_pipeline(binaries: Binaries, work_dir: Path) -> Pipeline:
     """Start Jaeger, the backend, the collector and the services; stop all on failure."""
     log_dir = work_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    started: list[Any] = []
-    try:
+    with ExitStack() as on_failure:
         jaeger = start_jaeger(binaries, log_dir)
-        started.append(jaeger.process)
+        on_failure.callback(jaeger.process.stop)
         backend = Backend(db_path=work_dir / "tokentrace.duckdb", log_dir=log_dir)
-        started.append(backend)
+        on_failure.callback(backend.stop)
         backend.start()
         collector = start_collector(binaries, log_dir, collector_env(jaeger, backend))
-        started.append(collector.process)
+        on_failure.callback(collector.process.stop)
         services = Services(otlp_endpoint=collector.otlp_url, log_dir=log_dir)
-        started.append(services)
+        on_failure.callback(services.stop)
         services.start()
-    except BaseException:
-        for item in reversed(started):
-            item.stop()
-        raise
+        on_failure.pop_all()  # everything started: the caller stops it from now on
     return Pipeline(jaeger, backend, collector, services, log_dir)
