@@ -9,6 +9,7 @@ scenario decides validity the way a real app would, and tokentrace only records 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -69,8 +70,8 @@ def _seed() -> bytes:
     return os.environ.get(SEED_ENV, DEFAULT_SEED).encode()
 
 
-def _derive(label: str, length: int = 32) -> str:
-    digest = hmac.new(_seed(), label.encode(), hashlib.sha256).digest()
+def _derive(seed: bytes, label: str, length: int = 32) -> str:
+    digest = hmac.new(seed, label.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")[:length]
 
 
@@ -82,7 +83,7 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
-def _expired_jwt() -> str:
+def _expired_jwt(seed: bytes) -> str:
     """An HS256 JWT (signed with a derived key) that expired long ago.
 
     Its claims are fixed, so every process of the scenario derives the same token.
@@ -98,18 +99,29 @@ def _expired_jwt() -> str:
         "exp": expired_at,
     }
     payload = _b64url(json.dumps(claims, separators=(",", ":")).encode())
-    signing_key = _derive("jwt-signing-key").encode()
+    signing_key = _derive(seed, "jwt-signing-key").encode()
     signature = hmac.new(signing_key, f"{header}.{payload}".encode(), hashlib.sha256).digest()
     return f"{header}.{payload}.{_b64url(signature)}"
 
 
+# The owner whose orders live in a shard table that does not exist: its requests make the
+# orders service fail with a real sqlite3.OperationalError.
+FAULTY_OWNER: Final = "svc:legacy-importer"
+
+
 def scenario_tokens() -> tuple[ScenarioToken, ...]:
     """Every token of the reference scenario, in the order the traffic uses them."""
+    return _tokens_for_seed(_seed())
+
+
+# Cached: the gateway looks a token up on every request, and the table costs a dozen HMACs.
+@functools.cache
+def _tokens_for_seed(seed: bytes) -> tuple[ScenarioToken, ...]:
     both = (("GET", "/api/orders"), ("POST", "/api/orders"))
     return (
         ScenarioToken(
             name="healthy-user",
-            raw="ttu_" + _derive("healthy-user"),
+            raw="ttu_" + _derive(seed, "healthy-user"),
             placement="bearer",
             owner="alice@example.test",
             owner_type="user",
@@ -121,7 +133,7 @@ def scenario_tokens() -> tuple[ScenarioToken, ...]:
         ),
         ScenarioToken(
             name="ci-service",
-            raw="tts_" + _derive("ci-service"),
+            raw="tts_" + _derive(seed, "ci-service"),
             placement="x-api-key",
             owner="svc:ci",
             owner_type="service",
@@ -132,7 +144,7 @@ def scenario_tokens() -> tuple[ScenarioToken, ...]:
         ),
         ScenarioToken(
             name="expired-jwt",
-            raw=_expired_jwt(),
+            raw=_expired_jwt(seed),
             placement="bearer",
             owner="bob@example.test",
             owner_type="user",
@@ -143,7 +155,7 @@ def scenario_tokens() -> tuple[ScenarioToken, ...]:
         ),
         ScenarioToken(
             name="revoked",
-            raw="ttu_" + _derive("revoked"),
+            raw="ttu_" + _derive(seed, "revoked"),
             placement="bearer",
             owner="carol@example.test",
             owner_type="user",
@@ -154,7 +166,7 @@ def scenario_tokens() -> tuple[ScenarioToken, ...]:
         ),
         ScenarioToken(
             name="read-only",
-            raw="ttu_" + _derive("read-only"),
+            raw="ttu_" + _derive(seed, "read-only"),
             placement="bearer",
             owner="dave@example.test",
             owner_type="user",
@@ -166,9 +178,9 @@ def scenario_tokens() -> tuple[ScenarioToken, ...]:
         ),
         ScenarioToken(
             name="faulty",
-            raw="tts_" + _derive("faulty"),
+            raw="tts_" + _derive(seed, "faulty"),
             placement="bearer",
-            owner="svc:legacy-importer",
+            owner=FAULTY_OWNER,
             owner_type="automation",
             scopes=(READ,),
             verdict="valid",
@@ -177,7 +189,7 @@ def scenario_tokens() -> tuple[ScenarioToken, ...]:
         ),
         ScenarioToken(
             name="legacy-basic",
-            raw="report-bot:" + _derive("legacy-basic-password", 24),
+            raw="report-bot:" + _derive(seed, "legacy-basic-password", 24),
             placement="basic",
             owner="svc:nightly-report",
             owner_type="automation",
@@ -188,7 +200,7 @@ def scenario_tokens() -> tuple[ScenarioToken, ...]:
         ),
         ScenarioToken(
             name="query-api-key",
-            raw="ttp_" + _derive("query-api-key"),
+            raw="ttp_" + _derive(seed, "query-api-key"),
             placement="query",
             owner="partner:acme",
             owner_type="service",
@@ -199,7 +211,7 @@ def scenario_tokens() -> tuple[ScenarioToken, ...]:
         ),
         ScenarioToken(
             name="rotated-old",
-            raw="ttu_" + _derive("rotated-old"),
+            raw="ttu_" + _derive(seed, "rotated-old"),
             placement="bearer",
             owner="erin@example.test",
             owner_type="user",
@@ -210,7 +222,7 @@ def scenario_tokens() -> tuple[ScenarioToken, ...]:
         ),
         ScenarioToken(
             name="rotated-new",
-            raw="ttu_" + _derive("rotated-new"),
+            raw="ttu_" + _derive(seed, "rotated-new"),
             placement="bearer",
             owner="erin@example.test",
             owner_type="user",
@@ -236,8 +248,3 @@ def lookup(raw: str) -> ScenarioToken | None:
         if hmac.compare_digest(token.raw, raw):
             return token
     return None
-
-
-# The owner whose orders live in a shard table that does not exist: its requests make the
-# orders service fail with a real sqlite3.OperationalError.
-FAULTY_OWNER: Final = "svc:legacy-importer"
