@@ -50,19 +50,21 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     tokens.set_defaults(func=_run_tokens)
 
     token = subparsers.add_parser("token", help="one token's summary")
-    token.add_argument(
-        "token_id", metavar="ID", type=token_id_argument, help="token id (see: tokentrace hash)"
-    )
+    _add_token_id(token)
     _add_common(token)
     token.set_defaults(func=_run_token)
 
     errors = subparsers.add_parser("errors", help="errors linked to a token through its traces")
-    errors.add_argument(
-        "token_id", metavar="ID", type=token_id_argument, help="token id (see: tokentrace hash)"
-    )
+    _add_token_id(errors)
     _add_common(errors)
     errors.add_argument("--limit", type=int, default=50, help="groups to show (default 50)")
     errors.set_defaults(func=_run_errors)
+
+
+def _add_token_id(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "token_id", metavar="ID", type=token_id_argument, help="token id (see: tokentrace hash)"
+    )
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -118,8 +120,7 @@ def _show_tokens(args: argparse.Namespace) -> str:
 
 
 def _show_token(args: argparse.Namespace) -> str:
-    token_id = args.token_id.lower()
-    summary = _get(args, f"/api/tokens/{token_id}")
+    summary = _get(args, f"/api/tokens/{args.token_id}")
     if args.json:
         return json.dumps(summary, indent=2)
     latency = summary["latency"]
@@ -186,8 +187,7 @@ def _show_token(args: argparse.Namespace) -> str:
 
 
 def _show_errors(args: argparse.Namespace) -> str:
-    token_id = args.token_id.lower()
-    page = _get(args, f"/api/tokens/{token_id}/errors", limit=args.limit)
+    page = _get(args, f"/api/tokens/{args.token_id}/errors", limit=args.limit)
     if args.json:
         return json.dumps(page, indent=2)
     rows = [
