@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,16 +33,17 @@ def tokentrace_command() -> list[str]:
 
 
 def _hash_key() -> tuple[str, str]:
-    """The scenario's fingerprint key and key id (the environment's, if it sets one)."""
+    """The fingerprint key and key id: the environment's when set, else the scenario's."""
     if os.environ.get("TOKENTRACE_HASH_KEY"):
-        return os.environ["TOKENTRACE_HASH_KEY"], os.environ.get("TOKENTRACE_HASH_KEY_ID", "")
+        key_id = os.environ.get("TOKENTRACE_HASH_KEY_ID") or "scenario"
+        return os.environ["TOKENTRACE_HASH_KEY"], key_id
     return SCENARIO_HASH_KEY, "scenario"
 
 
 def scenario_fingerprinter() -> tokentrace.Fingerprinter:
     """Fingerprints as the scenario's services compute them (to look tokens up)."""
     key, key_id = _hash_key()
-    return tokentrace.Fingerprinter(key.encode("utf-8"), key_id or "scenario")
+    return tokentrace.Fingerprinter(key.encode("utf-8"), key_id)
 
 
 def scenario_env(otlp_endpoint: str) -> dict[str, str]:
@@ -49,7 +51,7 @@ def scenario_env(otlp_endpoint: str) -> dict[str, str]:
     key, key_id = _hash_key()
     return {
         "TOKENTRACE_HASH_KEY": key,
-        "TOKENTRACE_HASH_KEY_ID": key_id or "scenario",
+        "TOKENTRACE_HASH_KEY_ID": key_id,
         "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint,
         "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
         # Export quickly: the demo and the tests read the results a moment later.
@@ -159,10 +161,7 @@ class Services:
         return self
 
     def stop(self) -> None:
-        """Stop both services; they flush their spans on SIGTERM."""
-        try:
-            for process in reversed(self.processes[1:]):
-                process.stop()
-        finally:
-            if self.processes:
-                self.processes[0].stop()
+        """Stop gateway then orders (every stop runs); they flush their spans on SIGTERM."""
+        with ExitStack() as stops:  # callbacks run last registered first
+            for process in self.processes:
+                stops.callback(process.stop)
