@@ -75,6 +75,13 @@ def authenticate(request: Request) -> ScenarioToken:
 Caller = Annotated[ScenarioToken, Depends(authenticate)]
 
 
+def _orders_answer(response: httpx.Response) -> Any:
+    """What orders answered, or a 502 if orders failed."""
+    if response.status_code >= 500:
+        raise HTTPException(status_code=502, detail="orders service failed")
+    return response.json()
+
+
 def create_app(orders_url: str) -> FastAPI:
     """The gateway app, calling the orders service at ``orders_url``."""
 
@@ -94,18 +101,13 @@ def create_app(orders_url: str) -> FastAPI:
     @app.get("/api/orders")
     async def list_orders(request: Request, caller: Caller) -> Any:
         orders: httpx.AsyncClient = request.app.state.orders
-        response = await orders.get("/orders", params={"owner": caller.owner})
-        if response.status_code >= 500:
-            raise HTTPException(status_code=502, detail="orders service failed")
-        return response.json()
+        return _orders_answer(await orders.get("/orders", params={"owner": caller.owner}))
 
     @app.post("/api/orders")
     async def create_order(request: Request, caller: Caller) -> Any:
         orders: httpx.AsyncClient = request.app.state.orders
-        response = await orders.post("/orders", json={"owner": caller.owner, "item": "widget"})
-        if response.status_code >= 500:
-            raise HTTPException(status_code=502, detail="orders service failed")
-        return response.json()
+        body = {"owner": caller.owner, "item": "widget"}
+        return _orders_answer(await orders.post("/orders", json=body))
 
     # cast: starlette's middleware-factory protocol wants a positional-only `app` parameter.
     # exclude_spans: no internal spans per ASGI send/receive message, only the request.
