@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import Span, SpanKind
 
 from tokentrace import attributes as tt
 from tokentrace_backend.api import create_api_app
@@ -37,6 +37,30 @@ def snapshot(database: Database) -> dict[str, list[tuple[object, ...]]]:
                 rows = [(numbers.get(row[0]), *row[1:]) for row in rows]  # ids, not numbers
             tables[table] = sorted(rows, key=repr)
         return tables
+
+
+def untagged_payments_answer(
+    builder: SpanBuilder, call: Span, t: int, *, db_error: BaseException | None = None
+) -> None:
+    """The spans of a payments service without tokentrace answering ``call``: its server
+    span (HTTP 500) and the postgresql INSERT under it, failing with ``db_error`` if given."""
+    payments = builder.span(
+        "payments",
+        "POST /charge",
+        kind=SpanKind.SERVER,
+        start_ns=t + 2,
+        parent=call,
+        attributes={"http.response.status_code": 500},
+    )
+    builder.span(
+        "payments",
+        "INSERT",
+        kind=SpanKind.CLIENT,
+        start_ns=t + 3,
+        parent=payments,
+        attributes={"db.system.name": "postgresql"},
+        error=db_error,
+    )
 
 
 def test_incremental_refresh_equals_one_full_refresh(
@@ -93,23 +117,7 @@ def test_late_downstream_spans_are_linked_through_their_trace(
             ("gateway", "payments.internal", "remote")
         ]
     # the untagged payments service exports a batch later
-    payments = builder.span(
-        "payments",
-        "POST /charge",
-        kind=SpanKind.SERVER,
-        start_ns=t + 2,
-        parent=call,
-        attributes={"http.response.status_code": 500},
-    )
-    builder.span(
-        "payments",
-        "INSERT",
-        kind=SpanKind.CLIENT,
-        start_ns=t + 3,
-        parent=payments,
-        attributes={"db.system.name": "postgresql"},
-        error=TimeoutError("slow disk"),
-    )
+    untagged_payments_answer(builder, call, t, db_error=TimeoutError("slow disk"))
     builder.flush(writer)
     with database.reader() as cursor:
         refresh_derived(cursor)
@@ -206,22 +214,7 @@ def test_untagged_spans_stored_before_their_tagged_parent_are_linked_when_it_arr
     )
     gateway_spans = builder.exporter.get_finished_spans()
     builder.exporter.clear()
-    payments = builder.span(
-        "payments",
-        "POST /charge",
-        kind=SpanKind.SERVER,
-        start_ns=t + 2,
-        parent=call,
-        attributes={"http.response.status_code": 500},
-    )
-    builder.span(
-        "payments",
-        "INSERT",
-        kind=SpanKind.CLIENT,
-        start_ns=t + 3,
-        parent=payments,
-        attributes={"db.system.name": "postgresql"},
-    )
+    untagged_payments_answer(builder, call, t)
     builder.flush(writer)  # payments first
     with database.reader() as cursor:
         refresh_derived(cursor)
