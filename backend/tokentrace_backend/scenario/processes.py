@@ -83,7 +83,10 @@ class ManagedProcess:
         return self
 
     def wait_ready(self, check: Callable[[], bool], timeout: float = 60.0) -> ManagedProcess:
-        """Poll ``check`` until it passes; fail with the log's tail if the process dies."""
+        """Poll ``check`` until it passes; fail with the log's tail if the process dies.
+
+        A process that never becomes ready is stopped before the error is raised, so no
+        caller can leave it behind."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process is not None and self._process.poll() is not None:
@@ -93,6 +96,7 @@ class ManagedProcess:
             if check():
                 return self
             time.sleep(0.1)
+        self.stop()
         raise TimeoutError(f"{self.name} not ready after {timeout} s:\n{self.log_tail()}")
 
     @property
