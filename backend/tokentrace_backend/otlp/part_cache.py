@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import orjson
 from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
@@ -54,6 +54,8 @@ def _resource_row(attributes: dict[str, Any]) -> ResourceRow:
 # value is already coerced to the column's type, so the per-span loop only routes it.
 AttributeEntry = tuple[int, bool, str, Any]
 _ATTRIBUTE_CACHE_LIMIT: Final = 200_000
+_STATUS_CACHE_LIMIT: Final = 1_000
+_RESOURCE_CACHE_LIMIT: Final = 10_000
 attribute_cache: dict[bytes, AttributeEntry] = {}
 status_cache: dict[bytes, tuple[int, str | None]] = {b"": (0, None)}
 _resource_cache: dict[bytes, ResourceRow] = {}
@@ -76,10 +78,7 @@ def attribute_entry(raw: bytes) -> AttributeEntry:
         column, primary = slot
         coerce: Callable[[Any], Any] = COERCE.get(column, as_text)
         entry = (column, primary, key, coerce(value))
-    if len(attribute_cache) >= _ATTRIBUTE_CACHE_LIMIT:
-        attribute_cache.clear()  # bounded memory; refills with what is current
-    attribute_cache[raw] = entry
-    return entry
+    return _remember(attribute_cache, _ATTRIBUTE_CACHE_LIMIT, raw, entry)
 
 
 def status_of(raw: bytes) -> tuple[int, str | None]:
@@ -91,10 +90,9 @@ def status_of(raw: bytes) -> tuple[int, str | None]:
         status = Status.FromString(raw)
     except DecodeError:
         raise InvalidSpan("the status is not a valid Status") from None
-    decoded = (int(status.code), status.message or None)
-    if len(status_cache) < 1_000:
-        status_cache[raw] = decoded
-    return decoded
+    return _remember(
+        status_cache, _STATUS_CACHE_LIMIT, raw, (int(status.code), status.message or None)
+    )
 
 
 def resource_of(raw: bytes) -> ResourceRow:
@@ -107,7 +105,16 @@ def resource_of(raw: bytes) -> ResourceRow:
     except DecodeError:
         raise MalformedSpans("a resource is not a valid Resource") from None
     row = _resource_row(key_values_to_dict(resource.attributes))
-    if len(_resource_cache) >= 10_000:
-        _resource_cache.clear()
-    _resource_cache[raw] = row
-    return row
+    return _remember(_resource_cache, _RESOURCE_CACHE_LIMIT, raw, row)
+
+
+_Value = TypeVar("_Value")
+
+
+def _remember(cache: dict[bytes, _Value], limit: int, raw: bytes, value: _Value) -> _Value:
+    """Store ``value`` under ``raw``; a full cache is emptied first (bounded memory, it
+    refills with what current traffic sends). Only misses come here, not the hot path."""
+    if len(cache) >= limit:
+        cache.clear()
+    cache[raw] = value
+    return value
