@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tokentrace_backend.otlp.body import Encoding
 from tokentrace_backend.otlp.errors import MalformedRequest
-from tokentrace_backend.otlp.request_decoding import decode_request
+from tokentrace_backend.otlp.request_decoding import decode_json_request
 from tokentrace_backend.otlp.span_columns import DecodedSpans, MalformedSpans, decode_spans
 
 
@@ -15,7 +15,7 @@ def decode_body(body: bytes, encoding: Encoding) -> DecodedSpans:
     one fast decoder.
     """
     if encoding is Encoding.JSON:
-        body = decode_request(body, encoding).SerializeToString()
+        body = decode_json_request(body).SerializeToString()
     try:
         return decode_spans(body)
     except MalformedSpans as error:

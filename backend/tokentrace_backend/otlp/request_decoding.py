@@ -1,10 +1,10 @@
-"""Export request bytes → ``ExportTraceServiceRequest``, for both OTLP/HTTP encodings.
+"""OTLP JSON export request bytes → ``ExportTraceServiceRequest``.
 
-Protobuf goes straight to the generated class. OTLP JSON differs from protobuf's canonical
-JSON mapping in one way that matters: trace and span ids are hex strings (in any case),
-where ``json_format`` expects base64. The ids are rewritten before ``json_format.ParseDict``
-does the rest (int64 as string or number, enums as numbers or names, unknown fields
-ignored as the OTLP specification requires).
+Protobuf bodies need no such step: ``span_columns`` reads their wire format directly.
+OTLP JSON differs from protobuf's canonical JSON mapping in one way that matters: trace
+and span ids are hex strings (in any case), where ``json_format`` expects base64. The ids
+are rewritten before ``json_format.ParseDict`` does the rest (int64 as string or number,
+enums as numbers or names, unknown fields ignored as the OTLP specification requires).
 """
 
 from __future__ import annotations
@@ -15,10 +15,8 @@ from typing import Any, Final
 
 import orjson
 from google.protobuf import json_format  # type: ignore[import-untyped]
-from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from tokentrace_backend.otlp.body import Encoding
 from tokentrace_backend.otlp.errors import MalformedRequest
 
 _ID_FIELDS: Final = ("traceId", "trace_id", "spanId", "span_id", "parentSpanId", "parent_span_id")
@@ -26,15 +24,10 @@ _RESOURCE_SPANS: Final = ("resourceSpans", "resource_spans")
 _SCOPE_SPANS: Final = ("scopeSpans", "scope_spans")
 
 
-def decode_request(body: bytes, encoding: Encoding) -> ExportTraceServiceRequest:
-    """Parse an export request; MalformedRequest with a readable reason if it is not one."""
+def decode_json_request(body: bytes) -> ExportTraceServiceRequest:
+    """Parse an OTLP JSON export request; MalformedRequest with a readable reason if it is
+    not one."""
     request = ExportTraceServiceRequest()
-    if encoding is Encoding.PROTOBUF:
-        try:
-            request.ParseFromString(body)
-        except DecodeError as error:
-            raise MalformedRequest(f"invalid protobuf ExportTraceServiceRequest: {error}") from None
-        return request
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as error:
