@@ -98,7 +98,8 @@ def token_timeline(
 
 
 def _known(cursor: duckdb.DuckDBPyConnection, token_id: str) -> KnownToken:
-    token = queries.find_token(cursor, normalise_hex(token_id))
+    token_id = normalise_hex(token_id)
+    token = queries.find_token(cursor, token_id)
     if token is None:
-        raise TokenNotFound(normalise_hex(token_id))
+        raise TokenNotFound(token_id)
     return token
