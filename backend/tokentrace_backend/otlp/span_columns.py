@@ -117,7 +117,7 @@ def _span_row(span: Any, resource: ResourceRow) -> list[Any]:
         or len(span_id) != 8
         or (parent_id and len(parent_id) != 8)
         or not 0 <= kind <= _MAX_SPAN_KIND
-        or status[0] > _MAX_STATUS_CODE
+        or not 0 <= status[0] <= _MAX_STATUS_CODE
         or end_ns < start_ns
         or end_ns > _MAX_TIME_NS
         or trace_id == _ZERO_TRACE_ID

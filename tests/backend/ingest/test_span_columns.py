@@ -127,6 +127,16 @@ def test_end_before_start_is_rejected() -> None:
     assert decoded.spans.column("name").to_pylist() == ["good"]
 
 
+def test_a_status_code_outside_the_enum_is_rejected() -> None:
+    # proto3 enums accept any int32 on the wire, negative ones included.
+    bad = make_span(name="bad")
+    bad.status.code = -1  # type: ignore[assignment]
+    decoded = decode_spans(make_request([make_span(name="good"), bad]).SerializeToString())
+    assert decoded.rejected_spans == 1
+    assert "unknown status code -1" in decoded.error_message
+    assert decoded.spans.column("name").to_pylist() == ["good"]
+
+
 def test_resources_are_deduplicated_by_content() -> None:
     request = make_request([make_span()], service="a")
     request.resource_spans.extend(make_request([make_span()], service="a").resource_spans)
