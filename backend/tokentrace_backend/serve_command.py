@@ -103,4 +103,7 @@ def run_serve(arguments: argparse.Namespace) -> int:
     except duckdb.IOException as error:  # typically: another process holds the file's lock
         print(f"tokentrace serve: cannot open {settings.db_path}: {error}", file=sys.stderr)
         return 1
+    except SettingsError as error:  # found while starting (TOKENTRACE_DECODER=native, say)
+        print(f"tokentrace serve: {error}", file=sys.stderr)
+        return 2
     return 0

@@ -20,7 +20,13 @@ from typing import TextIO
 import uvicorn
 
 from tokentrace_backend.api import create_api_app
-from tokentrace_backend.otlp import TRACES_PATH, DecodePool, create_otlp_app
+from tokentrace_backend.otlp import (
+    TRACES_PATH,
+    DecodePool,
+    DecoderChoice,
+    choose_decoder,
+    create_otlp_app,
+)
 from tokentrace_backend.settings import ServeSettings
 from tokentrace_backend.storage import Database
 from tokentrace_backend.storage.writer import SpanWriter
@@ -43,6 +49,7 @@ def _url(host: str, port: int) -> str:
 
 async def serve(settings: ServeSettings, out: TextIO = sys.stdout) -> None:
     """Run ingest and API until SIGTERM/SIGINT, then flush and close."""
+    decoder = choose_decoder(settings.ingest.decoder, settings.ingest.decode_workers)
     database = Database(settings.db_path)
     writer = SpanWriter(
         database,
@@ -51,7 +58,7 @@ async def serve(settings: ServeSettings, out: TextIO = sys.stdout) -> None:
         linger_seconds=settings.ingest.writer_linger_seconds,
     )
     writer.start()
-    decoders = DecodePool(settings.ingest.decode_workers)
+    decoders = DecodePool(decoder)
     try:
         decoders.start()
         otlp_app = create_otlp_app(writer, settings.ingest, decoders)
@@ -71,7 +78,7 @@ async def serve(settings: ServeSettings, out: TextIO = sys.stdout) -> None:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(signum, stop)
         tasks = [asyncio.create_task(server.serve()) for server in servers]
-        await _announce_when_started(servers, tasks, settings, out)
+        await _announce_when_started(servers, tasks, settings, decoder, out)
         await asyncio.gather(*tasks)
     finally:
         decoders.close()
@@ -105,6 +112,7 @@ async def _announce_when_started(
     servers: list[_QuietSignalsServer],
     tasks: list[asyncio.Task[None]],
     settings: ServeSettings,
+    decoder: DecoderChoice,
     out: TextIO,
 ) -> None:
     """Print the start-up line once both servers listen (or return if one failed)."""
@@ -119,7 +127,7 @@ async def _announce_when_started(
     print(
         f"tokentrace backend ready: OTLP/HTTP on {_url(settings.host, otlp_port)}"
         f"{TRACES_PATH}, API on {_url(settings.host, api_port)}/api "
-        f"(database {settings.db_path})",
+        f"(database {settings.db_path}, {decoder.name} span decoder)",
         file=out,
         flush=True,
     )

@@ -33,10 +33,14 @@ TOKENTRACE_WRITER_LINGER_MS: Final = "TOKENTRACE_WRITER_LINGER_MS"
 """How long the writer waits for more spans before a commit that is not full (default 0:
 it commits whatever is queued as soon as the previous commit ends, so batches grow with
 load without adding latency when idle)."""
+TOKENTRACE_DECODER: Final = "TOKENTRACE_DECODER"
+"""Which span decoder ingest uses: ``native`` (the compiled ``tokentrace-otlp-native``
+package), ``python``, or ``auto`` (the default: native when it is installed)."""
 TOKENTRACE_DECODE_WORKERS: Final = "TOKENTRACE_DECODE_WORKERS"
-"""Processes that decode export requests (default 2: on the 2-core reference machine 2 beat
-1 by 10-30 % in interleaved runs, for ~150 MiB more RSS); 0 decodes in a thread of the
-server process, which then competes with the DuckDB writer for the GIL."""
+"""Processes that decode export requests. By default 0 with the native decoder (it releases
+the GIL, so threads of the server decode in parallel) and 2 with the Python one (on the
+2-core reference machine 2 beat 1 by 10-30 % in interleaved runs, for ~150 MiB more RSS;
+in threads it would compete with the DuckDB writer for the GIL)."""
 TOKENTRACE_RETRY_AFTER_SECONDS: Final = "TOKENTRACE_RETRY_AFTER_SECONDS"
 """The ``Retry-After`` value sent with 503 (default 1)."""
 TOKENTRACE_URL: Final = "TOKENTRACE_URL"
@@ -63,7 +67,8 @@ class IngestSettings:
     max_inflight_requests: int = 16
     writer_batch_spans: int = 20_000
     writer_linger_seconds: float = 0.0
-    decode_workers: int = 2
+    decoder: str = "auto"
+    decode_workers: int | None = None  # None: chosen by the decoder (see above)
     retry_after_seconds: int = 1
 
     @classmethod
@@ -78,7 +83,8 @@ class IngestSettings:
             writer_batch_spans=_positive_int(env, TOKENTRACE_WRITER_BATCH_SPANS, 20_000),
             writer_linger_seconds=_positive_int(env, TOKENTRACE_WRITER_LINGER_MS, 0, zero=True)
             / 1000,
-            decode_workers=_positive_int(env, TOKENTRACE_DECODE_WORKERS, 2, zero=True),
+            decoder=_choice(env, TOKENTRACE_DECODER, DECODER_CHOICES, "auto"),
+            decode_workers=_optional_int(env, TOKENTRACE_DECODE_WORKERS),
             retry_after_seconds=_positive_int(env, TOKENTRACE_RETRY_AFTER_SECONDS, 1),
         )
 
@@ -101,6 +107,23 @@ def default_db_path(environ: Mapping[str, str] | None = None) -> Path:
     env = os.environ if environ is None else environ
     value = env.get(TOKENTRACE_DB)
     return Path(value) if value else DEFAULT_DB_PATH
+
+
+DECODER_CHOICES: Final = ("auto", "native", "python")
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    value = (env.get(name) or default).strip().lower()
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _optional_int(env: Mapping[str, str], name: str) -> int | None:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    return _positive_int(env, name, 0, zero=True)
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int, *, zero: bool = False) -> int:

@@ -1,6 +1,8 @@
 """Where export requests are decoded: worker processes, or threads of this process.
 
-Decoding is CPU work under the GIL. DuckDB's writer also needs the GIL for parts of every
+The native decoder releases the GIL while it decodes, so threads of the server process
+decode in parallel with the event loop and the writer (one thread per core). The Python
+decoder is CPU work under the GIL. DuckDB's writer also needs the GIL for parts of every
 insert and commit, so decoding in threads of the server process slows the writer down
 (measured: about 2x per row on a busy 2-core machine). With ``workers > 0`` requests are
 decoded in separate processes (spawned, never forked: the server holds a DuckDB
@@ -28,6 +30,7 @@ import anyio
 
 from tokentrace_backend.otlp.body import Encoding
 from tokentrace_backend.otlp.body_decoding import decode_body
+from tokentrace_backend.otlp.decoders import DecoderChoice, choose_decoder
 from tokentrace_backend.otlp.errors import Overloaded
 from tokentrace_backend.otlp.span_columns import DecodedSpans
 
@@ -71,12 +74,14 @@ def _ping() -> int:
 class DecodePool:
     """Runs :func:`decode_body` in worker processes (or threads when ``workers`` is 0)."""
 
-    def __init__(self, workers: int) -> None:
-        self.workers = workers
-        # Decoding holds the GIL: a second decoding thread adds switching, not throughput.
-        self._limiter = anyio.CapacityLimiter(1)
+    def __init__(self, decoder: DecoderChoice | None = None) -> None:
+        self.decoder = decoder if decoder is not None else choose_decoder("auto", 0)
+        self.workers = self.decoder.workers
+        # A decoder that holds the GIL gains nothing from a second thread, only switching.
+        threads = (os.cpu_count() or 1) if self.decoder.releases_gil else 1
+        self._limiter = anyio.CapacityLimiter(threads)
         self._executor: ProcessPoolExecutor | None = None
-        if workers > 0:
+        if self.workers > 0:
             self._executor = self._new_executor()
 
     def _new_executor(self) -> ProcessPoolExecutor:
@@ -99,11 +104,13 @@ class DecodePool:
         executor = self._executor
         if executor is None:
             return await anyio.to_thread.run_sync(
-                decode_body, body, encoding, limiter=self._limiter
+                decode_body, body, encoding, self.decoder.decode, limiter=self._limiter
             )
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(executor, decode_body, body, encoding)
+            return await loop.run_in_executor(
+                executor, decode_body, body, encoding, self.decoder.decode
+            )
         except BrokenProcessPool:
             logger.error("a decoder process died; starting a new pool")
             if self._executor is executor:

@@ -45,7 +45,7 @@ def _resource_row(attributes: dict[str, Any]) -> ResourceRow:
     return (
         int.from_bytes(digest, "big"),
         service_name if isinstance(service_name, str) and service_name else _UNKNOWN_SERVICE,
-        None if service_version is None else str(service_version),
+        as_text(service_version),
         canonical.decode("utf-8"),
     )
 

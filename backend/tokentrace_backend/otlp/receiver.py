@@ -130,6 +130,6 @@ def create_otlp_app(
     Without ``decoders``, requests are decoded in threads of this process.
     """
     if decoders is None:
-        decoders = DecodePool(0)
+        decoders = DecodePool()
     receiver = TraceReceiver(writer, settings, decoders)
     return Starlette(routes=[Route(TRACES_PATH, receiver.export, methods=["POST"])])

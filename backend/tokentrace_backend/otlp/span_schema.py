@@ -109,19 +109,19 @@ EVENTS: Final = COLUMN["events"]
 REDACTED: Final = "[redacted]"
 # Captured credential headers (OTel's opt-in http.request.header.<name> attributes): their
 # values are raw secrets, which the backend never stores.
-_CREDENTIAL_HEADERS: Final = frozenset(
+CREDENTIAL_HEADERS: Final = frozenset(
     {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key"}
 )
-_HEADER_PREFIXES: Final = ("http.request.header.", "http.response.header.")
+HEADER_PREFIXES: Final = ("http.request.header.", "http.response.header.")
 
 
 def is_credential_attribute(key: str) -> bool:
     """Whether ``key`` is a captured credential header, such as
     ``http.request.header.authorization`` (any case, ``_`` or ``-``)."""
     lowered = key.lower()
-    for prefix in _HEADER_PREFIXES:
+    for prefix in HEADER_PREFIXES:
         if lowered.startswith(prefix):
-            return lowered[len(prefix) :].replace("_", "-") in _CREDENTIAL_HEADERS
+            return lowered[len(prefix) :].replace("_", "-") in CREDENTIAL_HEADERS
     return False
 
 
@@ -140,12 +140,25 @@ def as_text(value: Any) -> str | None:
 
 
 def as_status(value: Any) -> int | None:
-    """An HTTP status code, or None when it does not fit USMALLINT."""
-    try:
-        status = int(value)
-    except (TypeError, ValueError):
+    """An HTTP status code: a whole number (or a string of ASCII digits) that fits
+    USMALLINT, else None. Booleans are not numbers here."""
+    if isinstance(value, bool):
         return None
-    return status if 0 <= status <= 0xFFFF else None
+    if isinstance(value, float):
+        if not value.is_integer():
+            return None
+        value = int(value)
+    elif isinstance(value, str):
+        digits = value.strip(_ASCII_WHITESPACE)
+        if not (0 < len(digits) <= 5 and digits.isascii() and digits.isdigit()):
+            return None
+        value = int(digits)
+    elif not isinstance(value, int):
+        return None
+    return value if 0 <= value <= 0xFFFF else None
+
+
+_ASCII_WHITESPACE: Final = " \t\n\r\x0b\x0c"
 
 
 def as_path(value: Any) -> str | None:

@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.backend.ingest.serve_process import ServeProcess
+from tokentrace_backend.otlp.decoders import SpansDecoder
+from tokentrace_backend.otlp.native_decoding import NATIVE_DECODER_AVAILABLE, decode_spans_native
+from tokentrace_backend.otlp.span_columns import decode_spans
+
+SPANS_DECODERS: dict[str, SpansDecoder] = {"python": decode_spans, "native": decode_spans_native}
+
+
+def require_native_decoder() -> None:
+    """Skip without the compiled decoder, except in CI, where it must have been built."""
+    if not NATIVE_DECODER_AVAILABLE:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI must test the native decoder: scripts/test builds it from native/")
+        pytest.skip("the native decoder (native/) is not installed")
+
+
+@pytest.fixture(params=sorted(SPANS_DECODERS))
+def spans_decoder(request: pytest.FixtureRequest) -> SpansDecoder:
+    """Each span decoder in turn: every decoding rule holds for both."""
+    if request.param == "native":
+        require_native_decoder()
+    return SPANS_DECODERS[request.param]
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The span decoder in process: promotion rules, value types, rejections."""
+"""The span decoders in process (Python and native, each test runs with both): promotion
+rules, value types, rejections."""
 
 from __future__ import annotations
 
@@ -9,18 +10,18 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyVa
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from tests.backend.ingest.otlp_builders import key_value, make_request, make_span
-from tokentrace_backend.otlp.span_columns import decode_spans
+from tokentrace_backend.otlp.decoders import SpansDecoder
 from tokentrace_backend.otlp.wire_view import ExportRequestView
 
 
-def _rows(*spans: Span) -> list[dict[str, object]]:
-    decoded = decode_spans(make_request(list(spans)).SerializeToString())
+def _rows(decode: SpansDecoder, *spans: Span) -> list[dict[str, object]]:
+    decoded = decode(make_request(list(spans)).SerializeToString())
     assert decoded.rejected_spans == 0, decoded.error_message
     rows: list[dict[str, object]] = decoded.spans.to_pylist()
     return rows
 
 
-def test_stable_names_win_over_old_ones_in_any_order() -> None:
+def test_stable_names_win_over_old_ones_in_any_order(spans_decoder: SpansDecoder) -> None:
     old_first = make_span(
         attributes={"http.method": "OLD", "http.request.method": "GET", "net.peer.name": "a"}
     )
@@ -28,20 +29,22 @@ def test_stable_names_win_over_old_ones_in_any_order() -> None:
         attributes={"http.request.method": "PUT", "http.method": "OLD", "server.address": "b"}
     )
     old_only = make_span(attributes={"http.method": "POST", "http.status_code": "404"})
-    first, second, third = _rows(old_first, stable_first, old_only)
+    first, second, third = _rows(spans_decoder, old_first, stable_first, old_only)
     assert (first["http_method"], first["server_address"]) == ("GET", "a")
     assert (second["http_method"], second["server_address"]) == ("PUT", "b")
     assert (third["http_method"], third["http_status"]) == ("POST", 404)  # "404" coerced
     assert first["attributes"] is None  # promoted names are not repeated in the JSON
 
 
-def test_http_target_keeps_only_the_path() -> None:
-    (row,) = _rows(make_span(attributes={"http.target": "/search?api_key=secret&q=1"}))
+def test_http_target_keeps_only_the_path(spans_decoder: SpansDecoder) -> None:
+    (row,) = _rows(
+        spans_decoder, make_span(attributes={"http.target": "/search?api_key=secret&q=1"})
+    )
     assert row["url_path"] == "/search"
     assert "secret" not in json.dumps(row, default=str)
 
 
-def test_unpromoted_values_keep_their_types_in_the_json() -> None:
+def test_unpromoted_values_keep_their_types_in_the_json(spans_decoder: SpansDecoder) -> None:
     span = make_span(attributes={"plain": "text", "count": 3, "ratio": 0.25, "ok": True})
     span.attributes.extend(
         [
@@ -61,7 +64,7 @@ def test_unpromoted_values_keep_their_types_in_the_json() -> None:
             KeyValue(key="empty", value=AnyValue()),
         ]
     )
-    (row,) = _rows(span)
+    (row,) = _rows(spans_decoder, span)
     assert json.loads(str(row["attributes"])) == {
         "plain": "text",
         "count": 3,
@@ -74,8 +77,11 @@ def test_unpromoted_values_keep_their_types_in_the_json() -> None:
     }
 
 
-def test_same_key_with_different_types_is_not_confused_by_the_cache() -> None:
+def test_same_key_with_different_types_is_not_confused_by_the_cache(
+    spans_decoder: SpansDecoder,
+) -> None:
     rows = _rows(
+        spans_decoder,
         make_span(attributes={"http.response.status_code": 200, "shared": "a"}),
         make_span(attributes={"http.response.status_code": "503", "shared": 7}),
         make_span(attributes={"http.response.status_code": 70000, "shared": "a"}),
@@ -84,7 +90,7 @@ def test_same_key_with_different_types_is_not_confused_by_the_cache() -> None:
     assert [json.loads(str(row["attributes"]))["shared"] for row in rows] == ["a", 7, "a"]
 
 
-def test_first_exception_event_fills_the_error_columns() -> None:
+def test_first_exception_event_fills_the_error_columns(spans_decoder: SpansDecoder) -> None:
     span = make_span(attributes={"error.type": "Timeout"})
     for kind, message in (("ValueError", "first"), ("KeyError", "second")):
         span.events.add(
@@ -93,13 +99,15 @@ def test_first_exception_event_fills_the_error_columns() -> None:
             attributes=[key_value("exception.type", kind), key_value("exception.message", message)],
         )
     only_error_type = make_span(attributes={"error.type": "Timeout"})
-    row, other = _rows(span, only_error_type)
+    row, other = _rows(spans_decoder, span, only_error_type)
     assert (row["error_type"], row["error_message"]) == ("ValueError", "first")
     assert len(json.loads(str(row["events"]))) == 2
     assert (other["error_type"], other["error_message"], other["events"]) == ("Timeout", None, None)
 
 
-def test_a_span_with_an_undecodable_attribute_is_rejected_alone() -> None:
+def test_a_span_with_an_undecodable_attribute_is_rejected_alone(
+    spans_decoder: SpansDecoder,
+) -> None:
     # The wire view lets the test put bytes on the wire that are no KeyValue at all.
     request = ExportRequestView()
     spans = request.resource_spans.add().scope_spans.add().spans
@@ -112,36 +120,36 @@ def test_a_span_with_an_undecodable_attribute_is_rejected_alone() -> None:
             end_time_unix_nano=2,
             attributes=[attribute],
         )
-    decoded = decode_spans(request.SerializeToString())
+    decoded = spans_decoder(request.SerializeToString())
     assert decoded.rejected_spans == 1
     assert "not a valid KeyValue" in decoded.error_message
     assert decoded.spans.column("name").to_pylist() == ["good"]
 
 
-def test_end_before_start_is_rejected() -> None:
+def test_end_before_start_is_rejected(spans_decoder: SpansDecoder) -> None:
     bad = make_span(name="bad")
     bad.end_time_unix_nano = bad.start_time_unix_nano - 1
-    decoded = decode_spans(make_request([make_span(name="good"), bad]).SerializeToString())
+    decoded = spans_decoder(make_request([make_span(name="good"), bad]).SerializeToString())
     assert decoded.rejected_spans == 1
     assert "before start" in decoded.error_message
     assert decoded.spans.column("name").to_pylist() == ["good"]
 
 
-def test_a_status_code_outside_the_enum_is_rejected() -> None:
+def test_a_status_code_outside_the_enum_is_rejected(spans_decoder: SpansDecoder) -> None:
     # proto3 enums accept any int32 on the wire, negative ones included.
     bad = make_span(name="bad")
     bad.status.code = -1  # type: ignore[assignment]
-    decoded = decode_spans(make_request([make_span(name="good"), bad]).SerializeToString())
+    decoded = spans_decoder(make_request([make_span(name="good"), bad]).SerializeToString())
     assert decoded.rejected_spans == 1
     assert "unknown status code -1" in decoded.error_message
     assert decoded.spans.column("name").to_pylist() == ["good"]
 
 
-def test_resources_are_deduplicated_by_content() -> None:
+def test_resources_are_deduplicated_by_content(spans_decoder: SpansDecoder) -> None:
     request = make_request([make_span()], service="a")
     request.resource_spans.extend(make_request([make_span()], service="a").resource_spans)
     request.resource_spans.extend(make_request([make_span()], service="b").resource_spans)
-    decoded = decode_spans(request.SerializeToString())
+    decoded = spans_decoder(request.SerializeToString())
     assert decoded.accepted_spans == 3
     assert sorted(decoded.resources.column("service_name").to_pylist()) == ["a", "b"]
     ids = decoded.spans.column("resource_id").to_pylist()

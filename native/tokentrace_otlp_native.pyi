@@ -1,0 +1,22 @@
+"""Type stubs of the compiled module (see src/lib.rs)."""
+
+# (null_count, validity bitmap or None, 32-bit offsets or None, values), in Arrow layout.
+ColumnBuffers = tuple[int, bytes | None, bytes | None, bytes]
+# (resource_id, service_name, service_version, attributes JSON)
+ResourceRow = tuple[int, str, str | None, str]
+
+class SpanDecoder:
+    def __init__(
+        self,
+        *,
+        column_names: list[str],
+        promoted: dict[str, tuple[int, bool]],
+        status_column: int,
+        path_column: int,
+        credential_headers: list[str],
+        header_prefixes: list[str],
+        redacted: str,
+    ) -> None: ...
+    def decode(
+        self, body: bytes
+    ) -> tuple[int, list[ColumnBuffers], list[ResourceRow], int, str]: ...
