@@ -10,15 +10,15 @@ use std::collections::HashMap;
 use blake2::digest::{Update, VariableOutput};
 use blake2::Blake2bVar;
 use bytes::Bytes;
-use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{span::Event, Status};
 use prost::Message;
 use serde_json::{Map, Value};
 
+use crate::attributes::{Attribute, AttributeCache, Promoted};
 use crate::columns::{NumberColumn, TextColumn};
 use crate::layout::{Fit, Layout};
-use crate::values::{any_value_to_json, as_path, as_status, as_text, key_values_to_map, sort_keys};
+use crate::values::{as_text, key_values_to_map, sort_keys};
 use crate::view::{ExportRequestView, SpanView};
 
 const MAX_SPAN_KIND: i32 = 5;
@@ -53,27 +53,6 @@ pub struct Decoded {
 /// The request as a whole is not an export request (HTTP 400).
 pub struct Malformed(pub String);
 
-enum Promoted {
-    Text(String),
-    Status(u16),
-}
-
-/// One span, checked and converted, before it is appended to the columns.
-struct Row {
-    trace_id: Bytes,
-    span_id: u64,
-    parent_span_id: Option<u64>,
-    name: String,
-    kind: u8,
-    start_ns: i64,
-    duration_ns: i64,
-    status_code: u8,
-    status_message: Option<String>,
-    promoted: Vec<Option<Promoted>>,
-    attributes: Option<String>,
-    events: Option<String>,
-}
-
 pub fn decode(layout: &Layout, body: &[u8]) -> Result<Decoded, Malformed> {
     let request = ExportRequestView::decode(Bytes::copy_from_slice(body)).map_err(|error| {
         Malformed(format!(
@@ -92,6 +71,8 @@ pub fn decode(layout: &Layout, body: &[u8]) -> Result<Decoded, Malformed> {
     let mut rejected = 0;
     let mut first_error = String::new();
     let mut span_number = 0usize;
+    let mut cache = AttributeCache::default();
+    let mut parts = RowParts::new(layout.width);
     for resource_spans in &request.resource_spans {
         let index = match resource_index.get(&resource_spans.resource) {
             Some(index) => *index,
@@ -114,8 +95,8 @@ pub fn decode(layout: &Layout, body: &[u8]) -> Result<Decoded, Malformed> {
             .iter()
             .flat_map(|scope| &scope.spans)
         {
-            match span_row(layout, span) {
-                Ok(row) => builder.push(layout, row, resource),
+            match span_row(layout, span, &mut cache, &mut parts) {
+                Ok(row) => builder.push(layout, &row, &parts, &cache, resource),
                 Err(problem) => {
                     rejected += 1;
                     if first_error.is_empty() {
@@ -203,70 +184,134 @@ fn id_number(id: &[u8]) -> u64 {
     u64::from_be_bytes(bytes)
 }
 
-fn span_row(layout: &Layout, span: &SpanView) -> Result<Row, String> {
+/// What a promoted column of the current span holds.
+enum Slot {
+    Empty,
+    /// An `Attribute::Promoted` of the cache, with a value.
+    Cached(usize),
+    /// A value of the span's own (the first exception event's type and message).
+    Owned(Promoted),
+}
+
+/// The parts of one span that vary in size, reused from span to span.
+struct RowParts {
+    slots: Vec<Slot>,
+    /// Entry ids of the `Extra` attributes, one per key (a repeated key keeps its first
+    /// place and its last value, like a Python dict).
+    extras: Vec<usize>,
+    attributes: String,
+    events: Option<String>,
+}
+
+impl RowParts {
+    fn new(width: usize) -> Self {
+        let mut slots = Vec::with_capacity(width);
+        slots.resize_with(width, || Slot::Empty);
+        Self {
+            slots,
+            extras: Vec::new(),
+            attributes: String::new(),
+            events: None,
+        }
+    }
+
+    fn clear(&mut self) {
+        self.slots.iter_mut().for_each(|slot| *slot = Slot::Empty);
+        self.extras.clear();
+        self.attributes.clear();
+        self.events = None;
+    }
+
+    fn promoted<'a>(&'a self, cache: &'a AttributeCache, column: usize) -> Option<&'a Promoted> {
+        match &self.slots[column] {
+            Slot::Empty => None,
+            Slot::Owned(value) => Some(value),
+            Slot::Cached(id) => match cache.get(*id) {
+                Attribute::Promoted { value, .. } => value.as_ref(),
+                Attribute::Extra { .. } => None,
+            },
+        }
+    }
+}
+
+/// The fixed-size values of one checked span.
+struct Row<'a> {
+    span: &'a SpanView,
+    kind: u8,
+    start_ns: i64,
+    duration_ns: i64,
+    status_code: u8,
+    status_message: Option<String>,
+}
+
+fn span_row<'a>(
+    layout: &Layout,
+    span: &'a SpanView,
+    cache: &mut AttributeCache,
+    parts: &mut RowParts,
+) -> Result<Row<'a>, String> {
     let status = Status::decode(span.status.clone())
         .map_err(|_| "the status is not a valid Status".to_owned())?;
     if let Some(problem) = span_problem(span, status.code) {
         return Err(problem);
     }
-    let mut promoted: Vec<Option<Promoted>> = Vec::new();
-    promoted.resize_with(layout.width, || None);
-    let mut extra: Option<Map<String, Value>> = None;
+    parts.clear();
     for raw in &span.attributes {
-        let key_value = KeyValue::decode(raw.clone())
-            .map_err(|_| "an attribute is not a valid KeyValue".to_owned())?;
-        let value = any_value_to_json(key_value.value.as_ref());
-        match layout.promoted.get(key_value.key.as_str()) {
-            Some(promotion) => {
-                let slot = &mut promoted[promotion.column];
-                if promotion.primary || slot.is_none() {
-                    *slot = match promotion.fit {
-                        Fit::Text => as_text(&value).map(Promoted::Text),
-                        Fit::Path => as_path(&value).map(Promoted::Text),
-                        Fit::Status => as_status(&value).map(Promoted::Status),
+        let id = cache.entry_id(layout, raw)?;
+        match cache.get(id) {
+            Attribute::Promoted {
+                column,
+                primary,
+                value,
+            } => {
+                let slot = &mut parts.slots[*column];
+                if *primary || matches!(slot, Slot::Empty) {
+                    *slot = if value.is_some() {
+                        Slot::Cached(id)
+                    } else {
+                        Slot::Empty
                     };
                 }
             }
-            None => {
-                let value = if layout.is_credential(&key_value.key) {
-                    Value::String(layout.redacted.clone())
-                } else {
-                    value
-                };
-                extra
-                    .get_or_insert_with(Map::new)
-                    .insert(key_value.key, value);
+            Attribute::Extra { key, .. } => {
+                let repeated = parts.extras.iter_mut().find(|known| {
+                    matches!(cache.get(**known), Attribute::Extra { key: other, .. } if other == key)
+                });
+                match repeated {
+                    Some(known) => *known = id,
+                    None => parts.extras.push(id),
+                }
             }
         }
     }
-    let events = if span.events.is_empty() {
-        None
-    } else {
-        Some(events_json(layout, &span.events, &mut promoted)?)
-    };
+    if !parts.extras.is_empty() {
+        parts.attributes.push('{');
+        for (position, id) in parts.extras.iter().enumerate() {
+            if position > 0 {
+                parts.attributes.push(',');
+            }
+            if let Attribute::Extra { member, .. } = cache.get(*id) {
+                parts.attributes.push_str(member);
+            }
+        }
+        parts.attributes.push('}');
+    }
+    if !span.events.is_empty() {
+        parts.events = Some(events_json(layout, &span.events, &mut parts.slots)?);
+    }
     let start_ns = span.start_time_unix_nano as i64; // end <= i64::MAX, and start <= end
     Ok(Row {
-        trace_id: span.trace_id.clone(),
-        span_id: id_number(&span.span_id),
-        parent_span_id: (!span.parent_span_id.is_empty()).then(|| id_number(&span.parent_span_id)),
-        name: span.name.clone(),
+        span,
         kind: span.kind as u8,
         start_ns,
         duration_ns: span.end_time_unix_nano as i64 - start_ns,
         status_code: status.code as u8,
         status_message: (!status.message.is_empty()).then_some(status.message),
-        promoted,
-        attributes: extra.map(|map| Value::Object(map).to_string()),
-        events,
     })
 }
 
 /// The span's events as JSON; the first exception event also fills the error columns.
-fn events_json(
-    layout: &Layout,
-    events: &[Bytes],
-    promoted: &mut [Option<Promoted>],
-) -> Result<String, String> {
+fn events_json(layout: &Layout, events: &[Bytes], slots: &mut [Slot]) -> Result<String, String> {
     let mut exception_seen = false;
     let mut as_json: Vec<Value> = Vec::with_capacity(events.len());
     for raw in events {
@@ -276,12 +321,13 @@ fn events_json(
         if event.name == "exception" && !exception_seen {
             exception_seen = true;
             if let Some(kind) = attributes.get("exception.type").and_then(as_text) {
-                promoted[layout.structural.error_type] = Some(Promoted::Text(kind));
+                slots[layout.structural.error_type] = Slot::Owned(Promoted::Text(kind));
             }
-            promoted[layout.structural.error_message] = attributes
-                .get("exception.message")
-                .and_then(as_text)
-                .map(Promoted::Text);
+            slots[layout.structural.error_message] =
+                match attributes.get("exception.message").and_then(as_text) {
+                    Some(message) => Slot::Owned(Promoted::Text(message)),
+                    None => Slot::Empty,
+                };
         }
         let mut object = Map::with_capacity(3);
         object.insert("name".to_owned(), Value::String(event.name));
@@ -318,21 +364,23 @@ impl ColumnsBuilder {
         Self { rows: 0, columns }
     }
 
-    fn push(&mut self, layout: &Layout, row: Row, resource: &ResourceRow) {
+    fn push(
+        &mut self,
+        layout: &Layout,
+        row: &Row<'_>,
+        parts: &RowParts,
+        cache: &AttributeCache,
+        resource: &ResourceRow,
+    ) {
         let at = &layout.structural;
-        let Row {
-            trace_id,
-            mut promoted,
-            ..
-        } = row;
-        // Structural values go into the promoted slots too, so that one loop appends them.
+        let span = row.span;
         for (index, column) in self.columns.iter_mut().enumerate() {
             match column {
                 Column::Text(text) => {
                     let value: Option<&[u8]> = if index == at.trace_id {
-                        Some(&trace_id)
+                        Some(&span.trace_id)
                     } else if index == at.name {
-                        Some(row.name.as_bytes())
+                        Some(span.name.as_bytes())
                     } else if index == at.service_name {
                         Some(resource.service_name.as_bytes())
                     } else if index == at.service_version {
@@ -340,11 +388,11 @@ impl ColumnsBuilder {
                     } else if index == at.status_message {
                         row.status_message.as_deref().map(str::as_bytes)
                     } else if index == at.attributes {
-                        row.attributes.as_deref().map(str::as_bytes)
+                        (!parts.attributes.is_empty()).then_some(parts.attributes.as_bytes())
                     } else if index == at.events {
-                        row.events.as_deref().map(str::as_bytes)
+                        parts.events.as_deref().map(str::as_bytes)
                     } else {
-                        match &promoted[index] {
+                        match parts.promoted(cache, index) {
                             Some(Promoted::Text(value)) => Some(value.as_bytes()),
                             _ => None,
                         }
@@ -356,14 +404,14 @@ impl ColumnsBuilder {
                 } else {
                     row.status_code
                 })),
-                Column::U16(numbers) => numbers.push(match promoted[index].take() {
-                    Some(Promoted::Status(status)) => Some(status),
+                Column::U16(numbers) => numbers.push(match parts.promoted(cache, index) {
+                    Some(Promoted::Status(status)) => Some(*status),
                     _ => None,
                 }),
                 Column::U64(numbers) => numbers.push(if index == at.span_id {
-                    Some(row.span_id)
+                    Some(id_number(&span.span_id))
                 } else if index == at.parent_span_id {
-                    row.parent_span_id
+                    (!span.parent_span_id.is_empty()).then(|| id_number(&span.parent_span_id))
                 } else {
                     Some(resource.id)
                 }),

@@ -6,6 +6,7 @@
 //! the GIL while it decodes. The Python side (`tokentrace_backend.otlp.native_decoding`)
 //! wraps the buffers into a pyarrow Table.
 
+mod attributes;
 mod columns;
 mod decoder;
 mod layout;
