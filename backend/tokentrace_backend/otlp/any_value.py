@@ -12,7 +12,8 @@ SCALAR_KINDS: Final = frozenset({"string_value", "int_value", "bool_value", "dou
 
 
 def any_value_to_python(value: AnyValue) -> Any:
-    """An OTLP AnyValue as a JSON-ready Python value (bytes become base64, as in OTLP JSON)."""
+    """An OTLP AnyValue as a JSON-ready Python value (bytes become base64, as in OTLP JSON;
+    an empty value, or a kind traces do not use, is None)."""
     kind = value.WhichOneof("value")
     if kind is None:
         return None
@@ -22,7 +23,9 @@ def any_value_to_python(value: AnyValue) -> Any:
         return [any_value_to_python(item) for item in value.array_value.values]
     if kind == "kvlist_value":
         return key_values_to_dict(value.kvlist_value.values)
-    return base64.b64encode(value.bytes_value).decode("ascii")
+    if kind == "bytes_value":
+        return base64.b64encode(value.bytes_value).decode("ascii")
+    return None  # string_value_strindex: a profiles-only index into a table traces lack
 
 
 def key_values_to_dict(key_values: Iterable[KeyValue]) -> dict[str, Any]:

@@ -3,6 +3,7 @@ attributes are promoted into which column (stable semantic-convention names firs
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -133,9 +134,12 @@ def path_only(value: str | None) -> str | None:
 
 
 def as_text(value: Any) -> str | None:
-    """A promoted value as text (non-strings as their JSON)."""
+    """A promoted value as text (non-strings as their JSON). NaN and the infinities, whose
+    JSON is null, are None like an empty value, not the text "null"."""
     if value is None or isinstance(value, str):
         return value
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     return orjson.dumps(value).decode("utf-8")
 
 
