@@ -72,6 +72,8 @@ def _run(decode: SpansDecoder, body: bytes) -> Outcome:
         return Outcome(decode(body), malformed=False, unexpected=None)
     except MalformedSpans:
         return Outcome(None, malformed=True, unexpected=None)
+    except (KeyboardInterrupt, SystemExit):
+        raise
     except BaseException as error:  # a Rust panic is a BaseException (PanicException)
         return Outcome(None, malformed=False, unexpected=error)
 
@@ -321,20 +323,39 @@ status_codes = st.one_of(st.integers(0, 2), st.sampled_from([-1, 3, 2**31 - 1, -
 
 @st.composite
 def spans(draw: st.DrawFn) -> Span:
-    start, end = draw(span_times())
+    """A span, storable about half the time (so that its values reach the columns)."""
+    if draw(st.booleans()):
+        trace_id, span_id = (
+            draw(st.binary(min_size=16, max_size=16)),
+            draw(st.binary(min_size=8, max_size=8)),
+        )
+        parent_id = draw(st.sampled_from([b"", b"\x03" * 8, bytes(8)]))
+        start = draw(st.integers(REALISTIC_NS, REALISTIC_NS + 10**12))
+        end, kind, code = (
+            start + draw(st.integers(0, 10**10)),
+            draw(st.integers(0, 5)),
+            draw(st.integers(0, 2)),
+        )
+    else:
+        trace_id, span_id, parent_id = (
+            draw(_ids(16)),
+            draw(_ids(8)),
+            draw(st.one_of(st.just(b""), _ids(8))),
+        )
+        (start, end), kind, code = draw(span_times()), draw(kinds), draw(status_codes)
     span = Span(
-        trace_id=draw(_ids(16)),
-        span_id=draw(_ids(8)),
-        parent_span_id=draw(st.one_of(st.just(b""), _ids(8))),
+        trace_id=trace_id,
+        span_id=span_id,
+        parent_span_id=parent_id,
         name=draw(texts),
-        kind=draw(kinds),  # type: ignore[arg-type]
+        kind=kind,  # type: ignore[arg-type]
         start_time_unix_nano=start,
         end_time_unix_nano=end,
         attributes=draw(attributes()),
         events=draw(events()),
     )
     if draw(st.booleans()):
-        span.status.CopyFrom(Status(code=draw(status_codes), message=draw(texts)))  # type: ignore[arg-type]
+        span.status.CopyFrom(Status(code=code, message=draw(texts)))  # type: ignore[arg-type]
     return span
 
 
@@ -397,6 +418,37 @@ def test_decoders_agree_on_promoted_attributes(pairs: list[tuple[str, AnyValue]]
     assert_same_decoding(request.SerializeToString())
 
 
+scalars = st.one_of(doubles, texts, int64s, st.booleans(), st.text(min_size=1, max_size=40))
+
+
+@settings(EQUIVALENCE, max_examples=500)
+@given(st.lists(scalars, min_size=1, max_size=12))
+def test_decoders_agree_on_scalars_everywhere(values: list[Any]) -> None:
+    """Each value in every place it can end up: attribute JSON (as a value and as a key),
+    a text column, the status and path columns, an array, an event, the resource."""
+    as_values = [_value_of_python(value) for value in values]
+    keyed = [KeyValue(key=str(value), value=_value_of_python(value)) for value in values]
+    span = Span(
+        trace_id=b"\x01" * 16,
+        span_id=b"\x02" * 8,
+        start_time_unix_nano=REALISTIC_NS,
+        end_time_unix_nano=REALISTIC_NS + 1,
+        attributes=[
+            *keyed,
+            KeyValue(key="array", value=AnyValue(array_value=ArrayValue(values=as_values))),
+            KeyValue(key="client.address", value=as_values[0]),
+            KeyValue(key="http.response.status_code", value=as_values[-1]),
+            KeyValue(key="http.target", value=as_values[len(values) // 2]),
+        ],
+        events=[Span.Event(name="exception", attributes=keyed)],
+    )
+    resource = Resource(attributes=[*keyed, KeyValue(key="service.version", value=as_values[0])])
+    request = ExportTraceServiceRequest(
+        resource_spans=[ResourceSpans(resource=resource, scope_spans=[ScopeSpans(spans=[span])])]
+    )
+    assert_same_decoding(request.SerializeToString())
+
+
 # --- hand-encoded protobuf, for what the generated classes cannot build ----------------------
 
 
@@ -455,8 +507,11 @@ def _deep_bodies() -> Iterator[tuple[str, bytes]]:
         yield f"group-top-{depth}", _nested_group(depth)
 
 
-@pytest.mark.parametrize(("name", "body"), list(_deep_bodies()), ids=lambda value: str(value)[:24])
-def test_deep_nesting_around_the_recursion_limit(name: str, body: bytes) -> None:
+DEEP_BODIES = dict(_deep_bodies())
+
+
+@pytest.mark.parametrize("body", list(DEEP_BODIES.values()), ids=list(DEEP_BODIES))
+def test_deep_nesting_around_the_recursion_limit(body: bytes) -> None:
     assert_same_decoding(body)
 
 
