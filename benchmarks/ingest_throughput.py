@@ -8,9 +8,14 @@ connections, and prints:
 - acknowledged spans/s (every 200 means the batch was committed to DuckDB),
 - bytes on disk per span (after a checkpoint),
 - peak resident memory of the server process,
-- the pure protobuf parse rate of the same batches in this process, and ingest/parse.
+- the pure protobuf parse rate of the same batches in this process, and ingest/parse,
+- the two span decoders (Python and native) on the same batches in this process, and
+  their ratio,
+- how long the first API query takes after the run (it first derives the per-token
+  tables for every span the run wrote; see docs/backend.md#derived-tables).
 
-    .venv/bin/python benchmarks/ingest_throughput.py --batches 300 --connections 4
+    .venv/bin/python benchmarks/ingest_throughput.py --batches 300 --connections 6
+    .venv/bin/python benchmarks/ingest_throughput.py --decoder python   # the fallback
 """
 
 from __future__ import annotations
@@ -194,6 +199,30 @@ def parse_rate(batches: list[bytes]) -> float:
     return best
 
 
+def decoder_rates(batches: list[bytes]) -> dict[str, float]:
+    """Microseconds per span of each installed span decoder on `batches`, best of 3."""
+    from tokentrace_backend.otlp.native_decoding import (
+        NATIVE_DECODER_AVAILABLE,
+        decode_spans_native,
+    )
+    from tokentrace_backend.otlp.span_columns import decode_spans
+
+    decoders = {"python": decode_spans}
+    if NATIVE_DECODER_AVAILABLE:
+        decoders["native"] = decode_spans_native
+    rates = {}
+    for name, decode in decoders.items():
+        best = float("inf")
+        for _ in range(3):
+            spans = 0
+            started = time.perf_counter()
+            for body in batches:
+                spans += decode(body).accepted_spans
+            best = min(best, (time.perf_counter() - started) / spans * 1e6)
+        rates[name] = best
+    return rates
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -313,6 +342,12 @@ def main() -> None:
     parser.add_argument(
         "--decode-workers", type=int, default=None, help="TOKENTRACE_DECODE_WORKERS for the server"
     )
+    parser.add_argument(
+        "--decoder",
+        choices=["auto", "native", "python"],
+        default="auto",
+        help="TOKENTRACE_DECODER for the server",
+    )
     arguments = parser.parse_args()
 
     batches = make_batches(arguments.batches)
@@ -321,6 +356,7 @@ def main() -> None:
         for request in map(ExportTraceServiceRequest.FromString, batches)
     ]
     baseline = parse_rate(batches)
+    decoders = decoder_rates(batches[:50])
 
     with tempfile.TemporaryDirectory() as workdir:
         db_path = Path(workdir) / "bench.duckdb"
@@ -337,9 +373,11 @@ def main() -> None:
                 "--otlp-port",
                 str(otlp_port),
             ],
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            text=True,
             env={
                 **os.environ,
+                "TOKENTRACE_DECODER": arguments.decoder,
                 **(
                     {"TOKENTRACE_DECODE_WORKERS": str(arguments.decode_workers)}
                     if arguments.decode_workers is not None
@@ -348,6 +386,8 @@ def main() -> None:
             },
         )
         try:
+            assert server.stdout is not None
+            ready_line = server.stdout.readline().strip()
             _wait_ready(f"http://127.0.0.1:{otlp_port}/v1/traces")
             sampler = RssSampler(server.pid)
             sampler.start()
@@ -363,6 +403,9 @@ def main() -> None:
             sampler.stop.set()
             sampler.join()
             peak_kib = max(sampler.peak_kib, tree_rss_kib(server.pid))
+            query_started = time.perf_counter()
+            httpx.get(f"http://127.0.0.1:{api_port}/api/tokens?limit=5", timeout=600)
+            first_query = time.perf_counter() - query_started
         finally:
             server.terminate()
             server.wait(timeout=60)
@@ -387,7 +430,19 @@ def main() -> None:
         f"ingest: {rate:,.0f} spans/s acknowledged (durable), "
         f"stored rows: {stored[0] if stored else 0:,}"
     )
+    print(f"server: {ready_line.partition('(')[2].rstrip(')')}")
     print(f"parse baseline: {baseline:,.0f} spans/s; ingest/parse = {rate / baseline:.2%}")
+    decoder_figures = ", ".join(f"{name} {micros:.2f} us/span" for name, micros in decoders.items())
+    ratio = (
+        f"; python/native = {decoders['python'] / decoders['native']:.1f}x"
+        if "native" in decoders
+        else ""
+    )
+    print(f"span decoders in this process: {decoder_figures}{ratio}")
+    print(
+        f"first API query after the run: {first_query:.2f} s "
+        "(it derives the per-token tables for the spans the run wrote)"
+    )
     print(
         f"disk: {size / max(total_spans, 1):.1f} bytes/span for the whole file "
         f"({size / 2**20:.1f} MiB, with the query side's derived tables); "
