@@ -7,6 +7,7 @@ import hmac
 import json
 from collections.abc import Callable
 
+import pytest
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
@@ -14,6 +15,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from tests.backend.ingest.conftest import require_native_decoder
 from tests.backend.ingest.serve_process import ServeProcess
 from tokentrace.attributes import (
     AUTH_OUTCOME,
@@ -45,10 +47,14 @@ def _provider(server: ServeProcess, compression: Compression) -> TracerProvider:
     return provider
 
 
+@pytest.mark.parametrize("decoder", ["native", "python"])
 def test_sdk_exporter_spans_land_in_promoted_columns(
-    start_server: Callable[..., ServeProcess],
+    start_server: Callable[..., ServeProcess], decoder: str
 ) -> None:
-    server = start_server({"TOKENTRACE_DECODE_WORKERS": "1"})  # decoding in a worker process
+    if decoder == "native":
+        require_native_decoder()
+    # Decoding in a worker process, with each decoder.
+    server = start_server({"TOKENTRACE_DECODE_WORKERS": "1", "TOKENTRACE_DECODER": decoder})
     provider = _provider(server, Compression.Gzip)
     tracer = provider.get_tracer("test")
     with tracer.start_as_current_span(

@@ -74,3 +74,17 @@ def test_a_database_held_by_another_server_is_reported(
     assert result.returncode == 1
     assert f"cannot open {server.db_path}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_unknown_decoder_is_reported_at_start(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [TOKENTRACE, "serve", "--db", str(tmp_path / "x.duckdb")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TOKENTRACE_DECODER": "fortran"},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "TOKENTRACE_DECODER must be one of auto, native, python" in result.stderr
+    assert not (tmp_path / "x.duckdb").exists()
