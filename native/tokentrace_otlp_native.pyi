@@ -16,6 +16,7 @@ class SpanDecoder:
         credential_headers: list[str],
         header_prefixes: list[str],
         redacted: str,
+        max_repeated_resource_bytes: int,
     ) -> None: ...
     def decode(
         self, body: bytes

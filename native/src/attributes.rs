@@ -60,8 +60,9 @@ impl AttributeCache {
 }
 
 fn attribute(layout: &Layout, key_value: KeyValue) -> Attribute {
-    let value = any_value_to_json(key_value.value.as_ref());
+    let redaction = &layout.redaction;
     if let Some(promotion) = layout.promoted.get(key_value.key.as_str()) {
+        let value = any_value_to_json(key_value.value.as_ref(), redaction);
         let value = match promotion.fit {
             Fit::Text => as_text(&value).map(Promoted::Text),
             Fit::Path => as_path(&value).map(Promoted::Text),
@@ -73,10 +74,10 @@ fn attribute(layout: &Layout, key_value: KeyValue) -> Attribute {
             value,
         };
     }
-    let value = if layout.is_credential(&key_value.key) {
-        Value::String(layout.redacted.clone())
+    let value = if redaction.is_credential(&key_value.key) {
+        Value::String(redaction.redacted.clone())
     } else {
-        value
+        any_value_to_json(key_value.value.as_ref(), redaction)
     };
     let mut member = Value::String(key_value.key.clone()).to_string();
     member.push(':');

@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 
 use crate::attributes::{Attribute, AttributeCache, Promoted};
 use crate::columns::{NumberColumn, TextColumn};
-use crate::layout::{Fit, Layout};
+use crate::layout::{Fit, Layout, Redaction};
 use crate::values::{as_text, key_values_to_map, sort_keys};
 use crate::view::{ExportRequestView, SpanView};
 
@@ -31,6 +31,13 @@ pub struct ResourceRow {
     pub service_name: String,
     pub service_version: Option<String>,
     pub attributes: String,
+}
+
+impl ResourceRow {
+    /// Bytes of this resource that every span row of it repeats.
+    fn repeated_bytes(&self) -> usize {
+        self.service_name.len() + self.service_version.as_ref().map_or(0, String::len)
+    }
 }
 
 /// A column of the `spans` table as built.
@@ -71,13 +78,14 @@ pub fn decode(layout: &Layout, body: &[u8]) -> Result<Decoded, Malformed> {
     let mut rejected = 0;
     let mut first_error = String::new();
     let mut span_number = 0usize;
+    let mut repeated_resource_bytes = 0usize;
     let mut cache = AttributeCache::default();
     let mut parts = RowParts::new(layout.width);
     for resource_spans in &request.resource_spans {
         let index = match resource_index.get(&resource_spans.resource) {
             Some(index) => *index,
             None => {
-                let row = resource_row(&resource_spans.resource)?;
+                let row = resource_row(&resource_spans.resource, &layout.redaction)?;
                 let index = match resources.iter().position(|known| known.id == row.id) {
                     Some(index) => index,
                     None => {
@@ -90,6 +98,19 @@ pub fn decode(layout: &Layout, body: &[u8]) -> Result<Decoded, Malformed> {
             }
         };
         let resource = &resources[index];
+        let spans: usize = resource_spans
+            .scope_spans
+            .iter()
+            .map(|scope| scope.spans.len())
+            .sum();
+        repeated_resource_bytes += spans * resource.repeated_bytes();
+        if repeated_resource_bytes > layout.max_repeated_resource_bytes {
+            return Err(Malformed(format!(
+                "the service names and versions of this request would fill {repeated_resource_bytes} \
+                 bytes of rows (limit {}): send fewer spans per request or shorter names",
+                layout.max_repeated_resource_bytes
+            )));
+        }
         for span in resource_spans
             .scope_spans
             .iter()
@@ -116,10 +137,10 @@ pub fn decode(layout: &Layout, body: &[u8]) -> Result<Decoded, Malformed> {
     })
 }
 
-fn resource_row(raw: &Bytes) -> Result<ResourceRow, Malformed> {
+fn resource_row(raw: &Bytes, redaction: &Redaction) -> Result<ResourceRow, Malformed> {
     let resource = Resource::decode(raw.clone())
         .map_err(|_| Malformed("a resource is not a valid Resource".to_owned()))?;
-    let attributes = key_values_to_map(&resource.attributes);
+    let attributes = key_values_to_map(&resource.attributes, redaction);
     let service_name = match attributes.get("service.name") {
         Some(Value::String(name)) if !name.is_empty() => name.clone(),
         _ => UNKNOWN_SERVICE.to_owned(),
@@ -317,7 +338,7 @@ fn events_json(layout: &Layout, events: &[Bytes], slots: &mut [Slot]) -> Result<
     for raw in events {
         let event = Event::decode(raw.clone())
             .map_err(|_| "an event is not a valid Span.Event".to_owned())?;
-        let attributes = key_values_to_map(&event.attributes);
+        let attributes = key_values_to_map(&event.attributes, &layout.redaction);
         if event.name == "exception" && !exception_seen {
             exception_seen = true;
             if let Some(kind) = attributes.get("exception.type").and_then(as_text) {

@@ -40,15 +40,41 @@ pub struct Structural {
     pub events: usize,
 }
 
+/// Which attribute keys are captured credential headers, and what their value becomes.
+pub struct Redaction {
+    pub credential_headers: Vec<String>,
+    pub header_prefixes: Vec<String>,
+    pub redacted: String,
+}
+
+impl Redaction {
+    /// Whether `key` is a captured credential header such as
+    /// `http.request.header.authorization` (any case, `_` or `-`).
+    pub fn is_credential(&self, key: &str) -> bool {
+        if key.len() < 5 || !key.as_bytes()[..5].eq_ignore_ascii_case(b"http.") {
+            return false;
+        }
+        let lowered = key.to_lowercase();
+        self.header_prefixes.iter().any(|prefix| {
+            lowered.strip_prefix(prefix.as_str()).is_some_and(|header| {
+                let header = header.replace('_', "-");
+                self.credential_headers.contains(&header)
+            })
+        })
+    }
+}
+
 pub struct Layout {
     pub width: usize,
     pub structural: Structural,
     pub promoted: HashMap<String, Promotion>,
     /// Promoted columns (text or status), each listed once.
     pub promoted_columns: Vec<(usize, Fit)>,
-    pub credential_headers: Vec<String>,
-    pub header_prefixes: Vec<String>,
-    pub redacted: String,
+    pub redaction: Redaction,
+    /// Most bytes of service name and version that a request's resources may repeat into
+    /// its rows (each span row carries its resource's): bounds what a small body with a
+    /// huge service name can expand to.
+    pub max_repeated_resource_bytes: usize,
 }
 
 impl Layout {
@@ -57,9 +83,8 @@ impl Layout {
         promoted: HashMap<String, (usize, bool)>,
         status_column: usize,
         path_column: usize,
-        credential_headers: Vec<String>,
-        header_prefixes: Vec<String>,
-        redacted: String,
+        redaction: Redaction,
+        max_repeated_resource_bytes: usize,
     ) -> Result<Self, String> {
         let find = |wanted: &str| {
             names
@@ -119,24 +144,8 @@ impl Layout {
             structural,
             promoted: promotions,
             promoted_columns,
-            credential_headers,
-            header_prefixes,
-            redacted,
-        })
-    }
-
-    /// Whether `key` is a captured credential header such as
-    /// `http.request.header.authorization` (any case, `_` or `-`).
-    pub fn is_credential(&self, key: &str) -> bool {
-        if key.len() < 5 || !key.as_bytes()[..5].eq_ignore_ascii_case(b"http.") {
-            return false;
-        }
-        let lowered = key.to_lowercase();
-        self.header_prefixes.iter().any(|prefix| {
-            lowered.strip_prefix(prefix.as_str()).is_some_and(|header| {
-                let header = header.replace('_', "-");
-                self.credential_headers.contains(&header)
-            })
+            redaction,
+            max_repeated_resource_bytes,
         })
     }
 }

@@ -14,13 +14,14 @@ mod values;
 mod view;
 
 use std::collections::HashMap;
+use std::panic::{self, AssertUnwindSafe};
 
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 
 use crate::decoder::{Column, Decoded};
-use crate::layout::Layout;
+use crate::layout::{Layout, Redaction};
 
 #[pyclass(frozen, module = "tokentrace_otlp_native")]
 struct SpanDecoder {
@@ -30,7 +31,8 @@ struct SpanDecoder {
 #[pymethods]
 impl SpanDecoder {
     #[new]
-    #[pyo3(signature = (*, column_names, promoted, status_column, path_column, credential_headers, header_prefixes, redacted))]
+    #[allow(clippy::too_many_arguments)] // keyword-only in Python: one per layout rule
+    #[pyo3(signature = (*, column_names, promoted, status_column, path_column, credential_headers, header_prefixes, redacted, max_repeated_resource_bytes))]
     fn new(
         column_names: Vec<String>,
         promoted: HashMap<String, (usize, bool)>,
@@ -39,15 +41,20 @@ impl SpanDecoder {
         credential_headers: Vec<String>,
         header_prefixes: Vec<String>,
         redacted: String,
+        max_repeated_resource_bytes: usize,
     ) -> PyResult<Self> {
+        let redaction = Redaction {
+            credential_headers,
+            header_prefixes,
+            redacted,
+        };
         let layout = Layout::new(
             &column_names,
             promoted,
             status_column,
             path_column,
-            credential_headers,
-            header_prefixes,
-            redacted,
+            redaction,
+            max_repeated_resource_bytes,
         )
         .map_err(PyValueError::new_err)?;
         Ok(Self { layout })
@@ -61,9 +68,15 @@ impl SpanDecoder {
     /// service_name, service_version, attributes_json)`` rows. Raises ValueError when the
     /// body is not an export request.
     fn decode<'py>(&self, py: Python<'py>, body: &[u8]) -> PyResult<Bound<'py, PyTuple>> {
-        let decoded = py
-            .detach(|| decoder::decode(&self.layout, body))
-            .map_err(|malformed| PyValueError::new_err(malformed.0))?;
+        // A panic is a bug, not bad input: it becomes a RuntimeError (HTTP 500) instead of
+        // pyo3's PanicException, a BaseException that would bypass the server's handlers.
+        let outcome = py.detach(|| {
+            panic::catch_unwind(AssertUnwindSafe(|| decoder::decode(&self.layout, body)))
+        });
+        let decoded = match outcome {
+            Ok(result) => result.map_err(|malformed| PyValueError::new_err(malformed.0))?,
+            Err(_) => return Err(PyRuntimeError::new_err("the native span decoder failed")),
+        };
         to_python(py, decoded)
     }
 }

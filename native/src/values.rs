@@ -6,8 +6,11 @@ use base64::Engine as _;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use serde_json::{Map, Value};
 
+use crate::layout::Redaction;
+
 /// An AnyValue as JSON (bytes become base64, as in OTLP JSON; an empty value is null).
-pub fn any_value_to_json(value: Option<&AnyValue>) -> Value {
+/// Credential headers in nested key-value lists are redacted.
+pub fn any_value_to_json(value: Option<&AnyValue>, redaction: &Redaction) -> Value {
     let Some(inner) = value.and_then(|value| value.value.as_ref()) else {
         return Value::Null;
     };
@@ -21,10 +24,12 @@ pub fn any_value_to_json(value: Option<&AnyValue>) -> Value {
             array
                 .values
                 .iter()
-                .map(|item| any_value_to_json(Some(item)))
+                .map(|item| any_value_to_json(Some(item), redaction))
                 .collect(),
         ),
-        any_value::Value::KvlistValue(list) => Value::Object(key_values_to_map(&list.values)),
+        any_value::Value::KvlistValue(list) => {
+            Value::Object(key_values_to_map(&list.values, redaction))
+        }
         any_value::Value::BytesValue(raw) => {
             Value::String(base64::engine::general_purpose::STANDARD.encode(raw))
         }
@@ -34,13 +39,16 @@ pub fn any_value_to_json(value: Option<&AnyValue>) -> Value {
 }
 
 /// Attributes as a JSON object (a repeated key keeps its first place and its last value).
-pub fn key_values_to_map(key_values: &[KeyValue]) -> Map<String, Value> {
+/// A captured credential header keeps its key and loses its value, at any depth.
+pub fn key_values_to_map(key_values: &[KeyValue], redaction: &Redaction) -> Map<String, Value> {
     let mut map = Map::with_capacity(key_values.len());
     for key_value in key_values {
-        map.insert(
-            key_value.key.clone(),
-            any_value_to_json(key_value.value.as_ref()),
-        );
+        let value = if redaction.is_credential(&key_value.key) {
+            Value::String(redaction.redacted.clone())
+        } else {
+            any_value_to_json(key_value.value.as_ref(), redaction)
+        };
+        map.insert(key_value.key.clone(), value);
     }
     map
 }

@@ -8,6 +8,8 @@ from typing import Any, Final
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
+from tokentrace_backend.otlp.span_schema import REDACTED, is_credential_attribute
+
 SCALAR_KINDS: Final = frozenset({"string_value", "int_value", "bool_value", "double_value"})
 
 
@@ -29,13 +31,20 @@ def any_value_to_python(value: AnyValue) -> Any:
 
 
 def key_values_to_dict(key_values: Iterable[KeyValue]) -> dict[str, Any]:
-    """OTLP attributes as a dict (a repeated key keeps its last value)."""
+    """OTLP attributes as a dict (a repeated key keeps its last value).
+
+    A captured credential header (``http.request.header.authorization``, ...) keeps its key
+    and loses its value, at any depth: in events, resources and nested lists too.
+    """
     result: dict[str, Any] = {}
     for key_value in key_values:
+        key = key_value.key
         value = key_value.value
         kind = value.WhichOneof("value")
-        if kind in SCALAR_KINDS:
-            result[key_value.key] = getattr(value, kind)
+        if is_credential_attribute(key):
+            result[key] = REDACTED
+        elif kind in SCALAR_KINDS:
+            result[key] = getattr(value, kind)
         else:
-            result[key_value.key] = any_value_to_python(value)
+            result[key] = any_value_to_python(value)
     return result

@@ -20,6 +20,7 @@ from tokentrace_backend.otlp.span_schema import (
     CREDENTIAL_HEADERS,
     HEADER_PREFIXES,
     HTTP_STATUS,
+    MAX_REPEATED_RESOURCE_BYTES,
     PROMOTED,
     REDACTED,
     RESOURCE_SCHEMA,
@@ -53,6 +54,7 @@ def _decoder() -> SpanDecoder:
         credential_headers=sorted(CREDENTIAL_HEADERS),
         header_prefixes=list(HEADER_PREFIXES),
         redacted=REDACTED,
+        max_repeated_resource_bytes=MAX_REPEATED_RESOURCE_BYTES,
     )
 
 

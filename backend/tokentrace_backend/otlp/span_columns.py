@@ -38,6 +38,7 @@ from tokentrace_backend.otlp.span_schema import (
     RESOURCE_SCHEMA,
     SPAN_SCHEMA,
     as_text,
+    repeated_resource_problem,
 )
 from tokentrace_backend.otlp.wire_view import ExportRequestView
 
@@ -79,9 +80,16 @@ def decode_spans(body: bytes) -> DecodedSpans:
     rejected = 0
     first_error = ""
     span_number = -1
+    repeated_resource_bytes = 0
     for resource_spans in request.resource_spans:
         resource = resource_of(resource_spans.resource)
         resources[resource[0]] = resource
+        repeated_resource_bytes += _repeated_bytes(resource) * sum(
+            len(scope_spans.spans) for scope_spans in resource_spans.scope_spans
+        )
+        problem = repeated_resource_problem(repeated_resource_bytes)
+        if problem:
+            raise MalformedSpans(problem)
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
                 span_number += 1
@@ -100,6 +108,12 @@ def decode_spans(body: bytes) -> DecodedSpans:
         rejected_spans=rejected,
         error_message=first_error,
     )
+
+
+def _repeated_bytes(resource: ResourceRow) -> int:
+    """Bytes of a resource that each of its span rows repeats (service name and version)."""
+    _, service_name, service_version, _ = resource
+    return len(service_name.encode()) + len((service_version or "").encode())
 
 
 def _span_row(span: Any, resource: ResourceRow) -> list[Any]:

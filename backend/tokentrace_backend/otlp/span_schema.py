@@ -108,6 +108,24 @@ EVENTS: Final = COLUMN["events"]
 
 
 REDACTED: Final = "[redacted]"
+
+# Every span row carries its resource's service name and version, so a small body with a
+# huge service.name and many spans would expand into a huge table: a request may repeat at
+# most this many bytes of them into its rows (a real one repeats a few hundred KiB).
+MAX_REPEATED_RESOURCE_BYTES: Final = 64 * 1024 * 1024
+
+
+def repeated_resource_problem(repeated: int) -> str | None:
+    """Why a request whose resources repeat ``repeated`` bytes into its rows is refused."""
+    if repeated <= MAX_REPEATED_RESOURCE_BYTES:
+        return None
+    return (
+        f"the service names and versions of this request would fill {repeated} bytes of "
+        f"rows (limit {MAX_REPEATED_RESOURCE_BYTES}): send fewer spans per request or "
+        "shorter names"
+    )
+
+
 # Captured credential headers (OTel's opt-in http.request.header.<name> attributes): their
 # values are raw secrets, which the backend never stores.
 CREDENTIAL_HEADERS: Final = frozenset(

@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from tests.backend.ingest.otlp_builders import key_value, make_request, make_span
+from tokentrace_backend.otlp.decode_errors import MalformedSpans
 from tokentrace_backend.otlp.decoders import SpansDecoder
 from tokentrace_backend.otlp.wire_view import ExportRequestView
 
@@ -154,3 +156,42 @@ def test_resources_are_deduplicated_by_content(spans_decoder: SpansDecoder) -> N
     assert sorted(decoded.resources.column("service_name").to_pylist()) == ["a", "b"]
     ids = decoded.spans.column("resource_id").to_pylist()
     assert ids[0] == ids[1] != ids[2]
+
+
+def test_credential_headers_are_redacted_at_every_depth(spans_decoder: SpansDecoder) -> None:
+    secret = "Bearer tt_live_do_not_store"
+    span = make_span(attributes={"http.request.header.authorization": secret})
+    span.attributes.append(
+        KeyValue(
+            key="captured",
+            value=AnyValue(
+                kvlist_value=KeyValueList(values=[key_value("HTTP.Request.Header.Cookie", secret)])
+            ),
+        )
+    )
+    span.events.add(
+        name="retry",
+        time_unix_nano=span.start_time_unix_nano,
+        attributes=[key_value("http.request.header.x_api_key", secret)],
+    )
+    request = make_request([span])
+    request.resource_spans[0].resource.attributes.append(
+        key_value("http.response.header.set-cookie", secret)
+    )
+    decoded = spans_decoder(request.SerializeToString())
+    assert decoded.accepted_spans == 1
+    stored = json.dumps([decoded.spans.to_pylist(), decoded.resources.to_pylist()], default=str)
+    assert secret not in stored
+    assert stored.count("[redacted]") == 4
+
+
+def test_a_request_that_would_repeat_huge_service_names_is_refused(
+    spans_decoder: SpansDecoder,
+) -> None:
+    # 2,000 spans under a 40 KiB service.name: a ~150 KB body, ~80 MB of repeated names.
+    request = make_request([make_span() for _ in range(2000)], service="s" * 40_000)
+    with pytest.raises(MalformedSpans, match="service names and versions of this request"):
+        spans_decoder(request.SerializeToString())
+    # The same name over a few spans is fine.
+    small = make_request([make_span()], service="s" * 40_000)
+    assert spans_decoder(small.SerializeToString()).accepted_spans == 1
