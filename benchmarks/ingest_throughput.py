@@ -67,8 +67,17 @@ def _resource(service: str) -> Resource:
     )
 
 
-def make_request(rng: random.Random, tokens: list[str], now_ns: int) -> ExportTraceServiceRequest:
-    """One export request of SPANS_PER_BATCH spans: traces of 4 spans over 2 services."""
+# One request holds about this much traffic; a collector's batches follow each other in
+# time, with spans up to a few seconds late (traces finish, services export, at their pace).
+REQUEST_WINDOW_NS = 10_000_000
+LATENESS_NS = 2_000_000_000
+
+
+def make_request(
+    rng: random.Random, tokens: list[str], window_start_ns: int
+) -> ExportTraceServiceRequest:
+    """One export request of SPANS_PER_BATCH spans: traces of 4 spans over 2 services,
+    starting in the request's time window or up to LATENESS_NS before it."""
     by_service: dict[str, list[Span]] = {}
     while sum(len(spans) for spans in by_service.values()) < SPANS_PER_BATCH:
         trace_id = rng.randbytes(16)
@@ -76,7 +85,7 @@ def make_request(rng: random.Random, tokens: list[str], now_ns: int) -> ExportTr
         outcome = rng.choice(OUTCOMES)
         route = rng.choice(ROUTES)
         front, back = rng.sample(SERVICES, 2)
-        start = now_ns - rng.randrange(3_600_000_000_000)
+        start = window_start_ns - rng.randrange(LATENESS_NS) + rng.randrange(REQUEST_WINDOW_NS)
         ids = [rng.randbytes(8) for _ in range(4)]
         failed = outcome == "success" and rng.random() < 0.05
         status = 500 if failed else (200 if outcome == "success" else 401)
@@ -182,8 +191,11 @@ def make_batches(count: int, seed: int = 7) -> list[bytes]:
     """`count` serialised export requests (each of ~SPANS_PER_BATCH spans)."""
     rng = random.Random(seed)
     tokens = [rng.randbytes(16).hex() for _ in range(10_000)]
-    now_ns = time.time_ns()
-    return [make_request(rng, tokens, now_ns).SerializeToString() for _ in range(count)]
+    first_window_ns = time.time_ns() - count * REQUEST_WINDOW_NS
+    return [
+        make_request(rng, tokens, first_window_ns + index * REQUEST_WINDOW_NS).SerializeToString()
+        for index in range(count)
+    ]
 
 
 def parse_rate(batches: list[bytes]) -> float:
