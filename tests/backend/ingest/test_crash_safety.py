@@ -18,13 +18,21 @@ SENDERS = 3
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    "decode_workers",
+    [
+        pytest.param(0, id="decoding-in-threads"),  # the default with the native decoder
+        pytest.param(2, id="decoding-in-worker-processes"),  # the default with Python's
+    ],
+)
 def test_kill_9_loses_no_acknowledged_batch(
-    start_server: Callable[..., ServeProcess], tmp_path: Path
+    start_server: Callable[..., ServeProcess], tmp_path: Path, decode_workers: int
 ) -> None:
     db_path = tmp_path / "crash.duckdb"
-    server = start_server({"TOKENTRACE_DECODE_WORKERS": "2"}, db_path=db_path)
+    server = start_server({"TOKENTRACE_DECODE_WORKERS": str(decode_workers)}, db_path=db_path)
     workers = server.children()
-    assert workers, "no decode worker processes"
+    # Worker processes come with multiprocessing's resource tracker; threads with no child.
+    assert bool(workers) == bool(decode_workers), f"children: {workers}"
     bodies = {batch: numbered_request(batch, SPANS_PER_BATCH) for batch in range(600)}
     acknowledged: list[int] = []
     lock = threading.Lock()
