@@ -29,14 +29,17 @@ pub enum Attribute {
         primary: bool,
         value: Option<Promoted>,
     },
-    /// Stays in the attributes JSON: its key, and its `"key":value` member.
-    Extra { key: String, member: String },
+    /// Stays in the attributes JSON: its key's id (dense, one per distinct key of the
+    /// request, so a span's repeated keys are found by index, not by comparing strings),
+    /// and its `"key":value` member.
+    Extra { key_id: usize, member: String },
 }
 
 #[derive(Default)]
 pub struct AttributeCache {
     index: HashMap<Bytes, usize, foldhash::fast::RandomState>,
     entries: Vec<Attribute>,
+    key_ids: HashMap<String, usize, foldhash::fast::RandomState>,
 }
 
 impl AttributeCache {
@@ -47,7 +50,7 @@ impl AttributeCache {
         }
         let key_value =
             KeyValue::decode(raw.clone()).map_err(|_| "an attribute is not a valid KeyValue")?;
-        let entry = attribute(layout, key_value);
+        let entry = self.attribute(layout, key_value);
         self.entries.push(entry);
         let id = self.entries.len() - 1;
         self.index.insert(raw.clone(), id);
@@ -57,33 +60,38 @@ impl AttributeCache {
     pub fn get(&self, id: usize) -> &Attribute {
         &self.entries[id]
     }
-}
 
-fn attribute(layout: &Layout, key_value: KeyValue) -> Attribute {
-    let redaction = &layout.redaction;
-    if let Some(promotion) = layout.promoted.get(key_value.key.as_str()) {
-        let value = any_value_to_json(key_value.value.as_ref(), redaction);
-        let value = match promotion.fit {
-            Fit::Text => as_text(&value).map(Promoted::Text),
-            Fit::Path => as_path(&value).map(Promoted::Text),
-            Fit::Status => as_status(&value).map(Promoted::Status),
-        };
-        return Attribute::Promoted {
-            column: promotion.column,
-            primary: promotion.primary,
-            value,
-        };
+    fn key_id(&mut self, key: String) -> usize {
+        let next = self.key_ids.len();
+        *self.key_ids.entry(key).or_insert(next)
     }
-    let value = if redaction.is_credential(&key_value.key) {
-        Value::String(redaction.redacted.clone())
-    } else {
-        any_value_to_json(key_value.value.as_ref(), redaction)
-    };
-    let mut member = Value::String(key_value.key.clone()).to_string();
-    member.push(':');
-    member.push_str(&value.to_string());
-    Attribute::Extra {
-        key: key_value.key,
-        member,
+
+    fn attribute(&mut self, layout: &Layout, key_value: KeyValue) -> Attribute {
+        let redaction = &layout.redaction;
+        if let Some(promotion) = layout.promoted.get(key_value.key.as_str()) {
+            let value = any_value_to_json(key_value.value.as_ref(), redaction);
+            let value = match promotion.fit {
+                Fit::Text => as_text(&value).map(Promoted::Text),
+                Fit::Path => as_path(&value).map(Promoted::Text),
+                Fit::Status => as_status(&value).map(Promoted::Status),
+            };
+            return Attribute::Promoted {
+                column: promotion.column,
+                primary: promotion.primary,
+                value,
+            };
+        }
+        let value = if redaction.is_credential(&key_value.key) {
+            Value::String(redaction.redacted.clone())
+        } else {
+            any_value_to_json(key_value.value.as_ref(), redaction)
+        };
+        let mut member = Value::String(key_value.key.clone()).to_string();
+        member.push(':');
+        member.push_str(&value.to_string());
+        Attribute::Extra {
+            key_id: self.key_id(key_value.key),
+            member,
+        }
     }
 }

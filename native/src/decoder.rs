@@ -220,6 +220,11 @@ struct RowParts {
     /// Entry ids of the `Extra` attributes, one per key (a repeated key keeps its first
     /// place and its last value, like a Python dict).
     extras: Vec<usize>,
+    /// Per key id: the stamp of the span that last used the key, and its place in
+    /// `extras`. Finding a repeated key must not scan the span's keys so far: a span may
+    /// carry hundreds of thousands of attributes. Stamps spare clearing it per span.
+    extra_places: Vec<(u64, usize)>,
+    stamp: u64,
     attributes: String,
     events: Option<String>,
 }
@@ -231,6 +236,8 @@ impl RowParts {
         Self {
             slots,
             extras: Vec::new(),
+            extra_places: Vec::new(),
+            stamp: 1,
             attributes: String::new(),
             events: None,
         }
@@ -239,8 +246,23 @@ impl RowParts {
     fn clear(&mut self) {
         self.slots.iter_mut().for_each(|slot| *slot = Slot::Empty);
         self.extras.clear();
+        self.stamp += 1;
         self.attributes.clear();
         self.events = None;
+    }
+
+    /// Add the `Extra` attribute `entry` (of key `key_id`) to the span's JSON members.
+    fn add_extra(&mut self, key_id: usize, entry: usize) {
+        if key_id >= self.extra_places.len() {
+            self.extra_places.resize(key_id + 1, (0, 0));
+        }
+        let (stamp, place) = &mut self.extra_places[key_id];
+        if *stamp == self.stamp {
+            self.extras[*place] = entry;
+        } else {
+            (*stamp, *place) = (self.stamp, self.extras.len());
+            self.extras.push(entry);
+        }
     }
 
     fn promoted<'a>(&'a self, cache: &'a AttributeCache, column: usize) -> Option<&'a Promoted> {
@@ -294,15 +316,7 @@ fn span_row<'a>(
                     };
                 }
             }
-            Attribute::Extra { key, .. } => {
-                let repeated = parts.extras.iter_mut().find(|known| {
-                    matches!(cache.get(**known), Attribute::Extra { key: other, .. } if other == key)
-                });
-                match repeated {
-                    Some(known) => *known = id,
-                    None => parts.extras.push(id),
-                }
-            }
+            Attribute::Extra { key_id, .. } => parts.add_extra(*key_id, id),
         }
     }
     if !parts.extras.is_empty() {

@@ -1,0 +1,76 @@
+"""Hostile bodies within the size limit must not make the native decoder slow or huge.
+
+Each body is decoded in a child process, so a decoder that goes quadratic is killed at the
+timeout instead of hanging the suite, and its peak memory (ru_maxrss) is its own.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.backend.ingest.conftest import require_native_decoder
+from tests.backend.ingest.otlp_builders import key_value, make_request, make_span
+
+# Linear decoding of these bodies takes well under a second; the quadratic versions took
+# minutes. The margin absorbs a machine shared with other test suites.
+_TIMEOUT_S = 30
+
+_CHILD = """
+import json, resource, sys, time
+from tokentrace_backend.otlp.native_decoding import decode_spans_native
+body = open(sys.argv[1], "rb").read()
+started = time.perf_counter()
+decoded = decode_spans_native(body)
+print(json.dumps({
+    "rows": decoded.accepted_spans,
+    "rejected": decoded.rejected_spans,
+    "resources": decoded.resources.num_rows,
+    "attributes": decoded.spans.column("attributes").to_pylist()[:1],
+    "events_bytes": decoded.spans.column("events").nbytes,
+    "seconds": time.perf_counter() - started,
+    "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+}))
+"""
+
+
+@pytest.fixture(autouse=True)
+def _native_only() -> None:
+    require_native_decoder()
+
+
+def _decode_in_child(tmp_path: Path, body: bytes) -> dict[str, object]:
+    path = tmp_path / "body.bin"
+    path.write_bytes(body)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _CHILD, str(path)],
+            capture_output=True,
+            text=True,
+            timeout=_TIMEOUT_S,
+            check=True,
+        )
+    except subprocess.TimeoutExpired:  # run() has killed the child
+        pytest.fail(f"decoding a {len(body)} byte body took over {_TIMEOUT_S} s")
+    result: dict[str, object] = json.loads(done.stdout)
+    return result
+
+
+def test_a_span_with_many_distinct_attributes_decodes_in_linear_time(tmp_path: Path) -> None:
+    # 300 k distinct keys in one span (4.7 MB): deduplicating keys by a scan of the
+    # span's keys so far was 4.5e10 string comparisons.
+    count = 300_000
+    span = make_span(attributes={f"k{index}": index for index in range(count)})
+    span.attributes.append(key_value("k0", "last"))  # keeps its first place, last value
+    body = make_request([span]).SerializeToString()
+    result = _decode_in_child(tmp_path, body)
+    assert result["rows"] == 1
+    attributes = result["attributes"]
+    assert isinstance(attributes, list)
+    stored = json.loads(attributes[0])
+    assert len(stored) == count
+    assert next(iter(stored.items())) == ("k0", "last")
