@@ -74,7 +74,10 @@ pub fn decode(layout: &Layout, body: &[u8]) -> Result<Decoded, Malformed> {
         .sum();
     let mut builder = ColumnsBuilder::new(layout, capacity);
     let mut resources: Vec<ResourceRow> = Vec::new();
+    // Resource bytes → row, and resource id → row (different encodings of one resource
+    // share its row). Hash maps both: a request may hold hundreds of thousands of them.
     let mut resource_index: HashMap<Bytes, usize> = HashMap::new();
+    let mut resource_rows: HashMap<u64, usize> = HashMap::new();
     let mut rejected = 0;
     let mut first_error = String::new();
     let mut span_number = 0usize;
@@ -86,13 +89,10 @@ pub fn decode(layout: &Layout, body: &[u8]) -> Result<Decoded, Malformed> {
             Some(index) => *index,
             None => {
                 let row = resource_row(&resource_spans.resource, &layout.redaction)?;
-                let index = match resources.iter().position(|known| known.id == row.id) {
-                    Some(index) => index,
-                    None => {
-                        resources.push(row);
-                        resources.len() - 1
-                    }
-                };
+                let index = *resource_rows.entry(row.id).or_insert(resources.len());
+                if index == resources.len() {
+                    resources.push(row);
+                }
                 resource_index.insert(resource_spans.resource.clone(), index);
                 index
             }
