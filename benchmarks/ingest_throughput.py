@@ -412,12 +412,13 @@ def main() -> None:
             elapsed = time.perf_counter() - started
             client_cpu = time.process_time() - client_cpu_before
             server_cpu = tree_cpu_seconds(server.pid) - server_cpu_before
-            sampler.stop.set()
-            sampler.join()
             peak_kib = max(sampler.peak_kib, tree_rss_kib(server.pid))
             query_started = time.perf_counter()
             httpx.get(f"http://127.0.0.1:{api_port}/api/tokens?limit=5", timeout=600)
             first_query = time.perf_counter() - query_started
+            sampler.stop.set()
+            sampler.join()
+            catch_up_peak_kib = max(sampler.peak_kib, tree_rss_kib(server.pid))
         finally:
             server.terminate()
             server.wait(timeout=60)
@@ -460,7 +461,10 @@ def main() -> None:
         f"({size / 2**20:.1f} MiB, with the query side's derived tables); "
         f"spans + resources tables alone: {spans_only / max(total_spans, 1):.1f} bytes/span"
     )
-    print(f"server peak RSS (with decode workers): {peak_kib / 1024:.0f} MiB")
+    print(
+        f"server peak RSS (with decode workers): {peak_kib / 1024:.0f} MiB during ingest, "
+        f"{catch_up_peak_kib / 1024:.0f} MiB until the first query has caught up"
+    )
     print(
         f"CPU per span: server {server_cpu / total_spans * 1e6:.1f} us, "
         f"client {client_cpu / total_spans * 1e6:.1f} us; machine load average "

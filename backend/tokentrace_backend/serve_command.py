@@ -18,6 +18,7 @@ from tokentrace_backend.settings import (
     ServeSettings,
     SettingsError,
     default_db_path,
+    duckdb_memory_limit,
 )
 
 
@@ -78,6 +79,7 @@ def build_settings(arguments: argparse.Namespace) -> ServeSettings:
             raise SettingsError(f"--{name.replace('_', '-')} must be a port number, got {port}")
     return ServeSettings(
         db_path=arguments.db if arguments.db is not None else default_db_path(),
+        duckdb_memory_limit=duckdb_memory_limit(),
         host=arguments.host,
         api_port=arguments.port,
         otlp_port=arguments.otlp_port,

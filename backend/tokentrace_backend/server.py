@@ -50,7 +50,7 @@ def _url(host: str, port: int) -> str:
 async def serve(settings: ServeSettings, out: TextIO = sys.stdout) -> None:
     """Run ingest and API until SIGTERM/SIGINT, then flush and close."""
     decoder = choose_decoder(settings.ingest.decoder, settings.ingest.decode_workers)
-    database = Database(settings.db_path)
+    database = Database(settings.db_path, memory_limit=settings.duckdb_memory_limit)
     writer = SpanWriter(
         database,
         queue_spans=settings.ingest.queue_spans,

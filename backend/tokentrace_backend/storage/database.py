@@ -20,10 +20,14 @@ class Database:
     everything else reads through :meth:`reader`.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, memory_limit: str | None = None) -> None:
+        """``memory_limit`` is DuckDB's (``640MB``, say); None leaves DuckDB's default."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._connection = duckdb.connect(str(self.path))
+        config: dict[str, str | bool | int | float | list[str]] = (
+            {} if memory_limit is None else {"memory_limit": memory_limit}
+        )
+        self._connection = duckdb.connect(str(self.path), config=config)
         self._closed = False
         self._lock = threading.Lock()
         apply_migrations(self._connection)

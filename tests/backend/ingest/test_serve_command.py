@@ -88,3 +88,16 @@ def test_an_unknown_decoder_is_reported_at_start(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "TOKENTRACE_DECODER must be one of auto, native, python" in result.stderr
     assert not (tmp_path / "x.duckdb").exists()
+
+
+def test_a_bad_duckdb_memory_limit_is_reported_at_start(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [TOKENTRACE, "serve", "--db", str(tmp_path / "x.duckdb")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TOKENTRACE_DUCKDB_MEMORY_LIMIT": "lots"},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "TOKENTRACE_DUCKDB_MEMORY_LIMIT must be a size" in result.stderr

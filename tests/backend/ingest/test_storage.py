@@ -151,3 +151,13 @@ def test_a_commit_waits_for_announced_requests_to_share_it(tmp_path: Path) -> No
     assert alone.result(timeout=5) > third.result()
     writer.close()
     database.close()
+
+
+def test_the_database_applies_its_memory_limit(tmp_path: Path) -> None:
+    database = Database(tmp_path / "limited.duckdb", memory_limit="640MB")
+    try:
+        with database.reader() as cursor:
+            row = cursor.execute("SELECT current_setting('memory_limit')").fetchone()
+        assert row is not None and str(row[0]).replace(" ", "") in {"610.3MiB", "640.0MB"}
+    finally:
+        database.close()
