@@ -13,7 +13,7 @@ use bytes::Bytes;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{span::Event, Status};
 use prost::Message;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::attributes::{Attribute, AttributeCache, Promoted};
 use crate::columns::{NumberColumn, TextColumn};
@@ -346,10 +346,13 @@ fn span_row<'a>(
 }
 
 /// The span's events as JSON; the first exception event also fills the error columns.
+///
+/// Written event by event: a JSON value tree of all the events first would cost hundreds
+/// of bytes per event, and a small body can hold millions of empty ones.
 fn events_json(layout: &Layout, events: &[Bytes], slots: &mut [Slot]) -> Result<String, String> {
     let mut exception_seen = false;
-    let mut as_json: Vec<Value> = Vec::with_capacity(events.len());
-    for raw in events {
+    let mut json = String::from("[");
+    for (position, raw) in events.iter().enumerate() {
         let event = Event::decode(raw.clone())
             .map_err(|_| "an event is not a valid Span.Event".to_owned())?;
         let attributes = key_values_to_map(&event.attributes, &layout.redaction);
@@ -364,13 +367,19 @@ fn events_json(layout: &Layout, events: &[Bytes], slots: &mut [Slot]) -> Result<
                     None => Slot::Empty,
                 };
         }
-        let mut object = Map::with_capacity(3);
-        object.insert("name".to_owned(), Value::String(event.name));
-        object.insert("time_ns".to_owned(), Value::from(event.time_unix_nano));
-        object.insert("attributes".to_owned(), Value::Object(attributes));
-        as_json.push(Value::Object(object));
+        if position > 0 {
+            json.push(',');
+        }
+        json.push_str("{\"name\":");
+        json.push_str(&Value::String(event.name).to_string());
+        json.push_str(",\"time_ns\":");
+        json.push_str(&event.time_unix_nano.to_string());
+        json.push_str(",\"attributes\":");
+        json.push_str(&Value::Object(attributes).to_string());
+        json.push('}');
     }
-    Ok(Value::Array(as_json).to_string())
+    json.push(']');
+    Ok(json)
 }
 
 struct ColumnsBuilder {

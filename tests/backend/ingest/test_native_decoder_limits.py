@@ -1,7 +1,8 @@
 """Hostile bodies within the size limit must not make the native decoder slow or huge.
 
 Each body is decoded in a child process, so a decoder that goes quadratic is killed at the
-timeout instead of hanging the suite, and its peak memory (ru_maxrss) is its own.
+timeout instead of hanging the suite, and its peak memory is its own (VmHWM: ru_maxrss
+would carry over the high-water mark of the pytest process that forked it).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from tests.backend.ingest.otlp_builders import key_value, make_request, make_spa
 _TIMEOUT_S = 30
 
 _CHILD = """
-import json, resource, sys, time
+import json, re, sys, time
 from tokentrace_backend.otlp.native_decoding import decode_spans_native
 body = open(sys.argv[1], "rb").read()
 started = time.perf_counter()
@@ -36,7 +37,7 @@ print(json.dumps({
     "attributes": decoded.spans.column("attributes").to_pylist()[:1],
     "events_bytes": decoded.spans.column("events").nbytes,
     "seconds": time.perf_counter() - started,
-    "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+    "max_rss_mib": int(re.search(r"VmHWM:\\s+(\\d+) kB", open("/proc/self/status").read())[1]) // 1024,
 }))
 """
 
@@ -91,3 +92,18 @@ def test_many_distinct_resources_decode_in_linear_time(tmp_path: Path) -> None:
     )
     result = _decode_in_child(tmp_path, request.SerializeToString())
     assert (result["rows"], result["resources"]) == (0, count)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_many_empty_events_cost_memory_near_their_json(tmp_path: Path) -> None:
+    # 2 M empty events on one span (4 MB): each becomes a 39-byte JSON object (78 MB of
+    # column). Building a JSON value tree of all of them first peaked at 1.3 GB.
+    count = 2_000_000
+    span = make_span().SerializeToString() + b"\x5a\x00" * count  # field 11, length 0
+    request = make_request([])
+    request.resource_spans[0].scope_spans[0].spans.add().MergeFromString(span)
+    result = _decode_in_child(tmp_path, request.SerializeToString())
+    assert result["rows"] == 1
+    assert result["events_bytes"] > count * 39
+    assert isinstance(result["max_rss_mib"], int)
+    assert result["max_rss_mib"] < 600, result
