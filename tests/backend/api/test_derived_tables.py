@@ -237,3 +237,14 @@ def test_untagged_spans_stored_before_their_tagged_parent_are_linked_when_it_arr
         (token, "gateway", "payments"),
         (token, "payments", "postgresql"),
     ]
+
+
+def test_a_refresh_leaves_the_query_planner_as_it_found_it(
+    builder: SpanBuilder, writer: SpanWriter, database: Database
+) -> None:
+    # A refresh turns off one join optimisation for its own statements only.
+    build_scenario(builder, writer, database)
+    with database.reader() as cursor:
+        assert refresh_derived(cursor) >= 1
+        row = cursor.execute("SELECT current_setting('disabled_optimizers')").fetchone()
+        assert row is not None and not row[0]
