@@ -11,6 +11,11 @@ pub struct Validity {
 }
 
 impl Validity {
+    fn reserve(&mut self, rows: usize) {
+        self.bits
+            .reserve((self.len + rows).div_ceil(8) - self.bits.len());
+    }
+
     fn push(&mut self, valid: bool) {
         if self.len.is_multiple_of(8) {
             self.bits.push(0);
@@ -32,14 +37,17 @@ pub struct TextColumn {
 }
 
 impl TextColumn {
-    pub fn with_capacity(rows: usize) -> Self {
-        let mut offsets = Vec::with_capacity(rows + 1);
-        offsets.push(0);
+    pub fn new() -> Self {
         Self {
             validity: Validity::default(),
-            offsets,
+            offsets: vec![0],
             data: Vec::new(),
         }
+    }
+
+    pub fn reserve(&mut self, rows: usize) {
+        self.validity.reserve(rows);
+        self.offsets.reserve(rows);
     }
 
     pub fn push(&mut self, value: Option<&[u8]>) {
@@ -64,11 +72,16 @@ pub struct NumberColumn<T> {
 }
 
 impl<T: Copy + Default> NumberColumn<T> {
-    pub fn with_capacity(rows: usize) -> Self {
+    pub fn new() -> Self {
         Self {
             validity: Validity::default(),
-            values: Vec::with_capacity(rows),
+            values: Vec::new(),
         }
+    }
+
+    pub fn reserve(&mut self, rows: usize) {
+        self.validity.reserve(rows);
+        self.values.reserve(rows);
     }
 
     pub fn push(&mut self, value: Option<T>) {

@@ -19,7 +19,7 @@ use crate::attributes::{Attribute, AttributeCache, Promoted};
 use crate::columns::{NumberColumn, TextColumn};
 use crate::layout::{Fit, Layout, Redaction};
 use crate::values::{as_text, key_values_to_map, sort_keys};
-use crate::view::{ExportRequestView, SpanView};
+use crate::view::{ExportRequestView, RequestNesting, ResourceSpansView, ScopeSpansView, SpanView};
 
 const MAX_SPAN_KIND: i32 = 5;
 const MAX_STATUS_CODE: i32 = 2;
@@ -61,18 +61,10 @@ pub struct Decoded {
 pub struct Malformed(pub String);
 
 pub fn decode(layout: &Layout, body: &[u8]) -> Result<Decoded, Malformed> {
-    let request = ExportRequestView::decode(Bytes::copy_from_slice(body)).map_err(|error| {
-        Malformed(format!(
-            "invalid protobuf ExportTraceServiceRequest: {error}"
-        ))
-    })?;
-    let capacity: usize = request
-        .resource_spans
-        .iter()
-        .flat_map(|resource_spans| &resource_spans.scope_spans)
-        .map(|scope_spans| scope_spans.spans.len())
-        .sum();
-    let mut builder = ColumnsBuilder::new(layout, capacity);
+    let body = Bytes::copy_from_slice(body);
+    RequestNesting::decode(body.clone()).map_err(malformed)?;
+    let request = ExportRequestView::decode(body).map_err(malformed)?;
+    let mut builder = ColumnsBuilder::new(layout);
     let mut resources: Vec<ResourceRow> = Vec::new();
     // Resource bytes → row, and resource id → row (different encodings of one resource
     // share its row). Hash maps both: a request may hold hundreds of thousands of them.
@@ -84,7 +76,9 @@ pub fn decode(layout: &Layout, body: &[u8]) -> Result<Decoded, Malformed> {
     let mut repeated_resource_bytes = 0usize;
     let mut cache = AttributeCache::default();
     let mut parts = RowParts::new(layout.width);
-    for resource_spans in &request.resource_spans {
+    for raw_resource_spans in &request.resource_spans {
+        let resource_spans =
+            ResourceSpansView::decode(raw_resource_spans.clone()).map_err(malformed)?;
         let index = match resource_index.get(&resource_spans.resource) {
             Some(index) => *index,
             None => {
@@ -98,11 +92,15 @@ pub fn decode(layout: &Layout, body: &[u8]) -> Result<Decoded, Malformed> {
             }
         };
         let resource = &resources[index];
-        let spans: usize = resource_spans
-            .scope_spans
-            .iter()
-            .map(|scope| scope.spans.len())
-            .sum();
+        // Counted first (each scope decoded twice, cheap) so that the limit below holds
+        // before any row is built, without keeping every scope's span list at once.
+        let mut spans = 0usize;
+        for raw_scope_spans in &resource_spans.scope_spans {
+            spans += ScopeSpansView::decode(raw_scope_spans.clone())
+                .map_err(malformed)?
+                .spans
+                .len();
+        }
         repeated_resource_bytes += spans * resource.repeated_bytes();
         if repeated_resource_bytes > layout.max_repeated_resource_bytes {
             return Err(Malformed(format!(
@@ -111,21 +109,22 @@ pub fn decode(layout: &Layout, body: &[u8]) -> Result<Decoded, Malformed> {
                 layout.max_repeated_resource_bytes
             )));
         }
-        for span in resource_spans
-            .scope_spans
-            .iter()
-            .flat_map(|scope| &scope.spans)
-        {
-            match span_row(layout, span, &mut cache, &mut parts) {
-                Ok(row) => builder.push(layout, &row, &parts, &cache, resource),
-                Err(problem) => {
-                    rejected += 1;
-                    if first_error.is_empty() {
-                        first_error = format!("span #{span_number}: {problem}");
+        builder.reserve(spans);
+        for raw_scope_spans in &resource_spans.scope_spans {
+            let scope_spans = ScopeSpansView::decode(raw_scope_spans.clone()).map_err(malformed)?;
+            for raw_span in &scope_spans.spans {
+                let span = SpanView::decode(raw_span.clone()).map_err(malformed)?;
+                match span_row(layout, &span, &mut cache, &mut parts) {
+                    Ok(row) => builder.push(layout, &row, &parts, &cache, resource),
+                    Err(problem) => {
+                        rejected += 1;
+                        if first_error.is_empty() {
+                            first_error = format!("span #{span_number}: {problem}");
+                        }
                     }
                 }
+                span_number += 1;
             }
-            span_number += 1;
         }
     }
     Ok(Decoded {
@@ -135,6 +134,12 @@ pub fn decode(layout: &Layout, body: &[u8]) -> Result<Decoded, Malformed> {
         rejected,
         first_error,
     })
+}
+
+fn malformed(error: prost::DecodeError) -> Malformed {
+    Malformed(format!(
+        "invalid protobuf ExportTraceServiceRequest: {error}"
+    ))
 }
 
 fn resource_row(raw: &Bytes, redaction: &Redaction) -> Result<ResourceRow, Malformed> {
@@ -388,24 +393,37 @@ struct ColumnsBuilder {
 }
 
 impl ColumnsBuilder {
-    fn new(layout: &Layout, capacity: usize) -> Self {
+    fn new(layout: &Layout) -> Self {
         let at = &layout.structural;
         let columns = (0..layout.width)
             .map(|index| {
                 if index == at.span_id || index == at.parent_span_id || index == at.resource_id {
-                    Column::U64(NumberColumn::with_capacity(capacity))
+                    Column::U64(NumberColumn::new())
                 } else if index == at.kind || index == at.status_code {
-                    Column::U8(NumberColumn::with_capacity(capacity))
+                    Column::U8(NumberColumn::new())
                 } else if index == at.start_ns || index == at.duration_ns {
-                    Column::I64(NumberColumn::with_capacity(capacity))
+                    Column::I64(NumberColumn::new())
                 } else if layout.promoted_columns.contains(&(index, Fit::Status)) {
-                    Column::U16(NumberColumn::with_capacity(capacity))
+                    Column::U16(NumberColumn::new())
                 } else {
-                    Column::Text(TextColumn::with_capacity(capacity))
+                    Column::Text(TextColumn::new())
                 }
             })
             .collect();
         Self { rows: 0, columns }
+    }
+
+    /// Room for `rows` more rows in every column.
+    fn reserve(&mut self, rows: usize) {
+        for column in &mut self.columns {
+            match column {
+                Column::Text(text) => text.reserve(rows),
+                Column::U8(numbers) => numbers.reserve(rows),
+                Column::U16(numbers) => numbers.reserve(rows),
+                Column::U64(numbers) => numbers.reserve(rows),
+                Column::I64(numbers) => numbers.reserve(rows),
+            }
+        }
     }
 
     fn push(

@@ -7,13 +7,18 @@
 //! so one undecodable attribute rejects its span instead of the whole request, exactly as
 //! the Python decoder does. Fields the backend does not store are not declared; prost skips
 //! them.
+//!
+//! The repeated messages (resource spans, scope spans, spans) are `bytes` too, decoded one
+//! at a time as the decoder reaches them: decoded all at once, an empty span (2 bytes on
+//! the wire) became a 220-byte struct, and a 16 MiB body gigabytes. A `Bytes` is 32.
 
 use bytes::Bytes;
 
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct ExportRequestView {
-    #[prost(message, repeated, tag = "1")]
-    pub resource_spans: Vec<ResourceSpansView>,
+    /// ResourceSpansView
+    #[prost(bytes = "bytes", repeated, tag = "1")]
+    pub resource_spans: Vec<Bytes>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -21,14 +26,16 @@ pub struct ResourceSpansView {
     /// opentelemetry.proto.resource.v1.Resource
     #[prost(bytes = "bytes", tag = "1")]
     pub resource: Bytes,
-    #[prost(message, repeated, tag = "2")]
-    pub scope_spans: Vec<ScopeSpansView>,
+    /// ScopeSpansView
+    #[prost(bytes = "bytes", repeated, tag = "2")]
+    pub scope_spans: Vec<Bytes>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct ScopeSpansView {
-    #[prost(message, repeated, tag = "2")]
-    pub spans: Vec<SpanView>,
+    /// SpanView
+    #[prost(bytes = "bytes", repeated, tag = "2")]
+    pub spans: Vec<Bytes>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -58,3 +65,30 @@ pub struct SpanView {
     #[prost(bytes = "bytes", tag = "15")]
     pub status: Bytes,
 }
+
+/// The request's nesting alone, decoded in constant memory: every level is one optional
+/// message that each repeated occurrence merges into, and a span declares no field.
+///
+/// Decoding a part on its own starts prost's count of nested messages (its recursion
+/// limit, 100) from zero; decoding this first counts unknown groups inside a span, say,
+/// from the span's real depth, as the whole request decoded at once (and upb) does.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct RequestNesting {
+    #[prost(message, optional, tag = "1")]
+    resource_spans: Option<ResourceSpansNesting>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct ResourceSpansNesting {
+    #[prost(message, optional, tag = "2")]
+    scope_spans: Option<ScopeSpansNesting>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct ScopeSpansNesting {
+    #[prost(message, optional, tag = "2")]
+    spans: Option<SpanNesting>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct SpanNesting {}

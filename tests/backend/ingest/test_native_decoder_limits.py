@@ -107,3 +107,17 @@ def test_many_empty_events_cost_memory_near_their_json(tmp_path: Path) -> None:
     assert result["events_bytes"] > count * 39
     assert isinstance(result["max_rss_mib"], int)
     assert result["max_rss_mib"] < 600, result
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_many_empty_spans_do_not_expand_into_gigabytes(tmp_path: Path) -> None:
+    # 4 M empty spans (8 MB), each rejected for its missing ids. Decoding the whole
+    # request into span structs first (about 220 bytes each) peaked at 1 GB.
+    count = 4_000_000
+    scope_spans = b"\x12\x00" * count  # ScopeSpans.spans (field 2), length 0
+    request = make_request([], service="s")
+    request.resource_spans[0].scope_spans[0].MergeFromString(scope_spans)
+    result = _decode_in_child(tmp_path, request.SerializeToString())
+    assert (result["rows"], result["rejected"]) == (0, count)
+    assert isinstance(result["max_rss_mib"], int)
+    assert result["max_rss_mib"] < 400, result
