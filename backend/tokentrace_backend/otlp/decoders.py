@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
 from tokentrace_backend.otlp.native_decoding import (
-    INSTALL_HINT,
-    NATIVE_DECODER_AVAILABLE,
+    NATIVE_DECODER_INSTALLED,
     decode_spans_native,
+    native_decoder_problem,
 )
 from tokentrace_backend.otlp.span_columns import DecodedSpans, decode_spans
 from tokentrace_backend.settings import TOKENTRACE_DECODER, SettingsError
 
 SpansDecoder = Callable[[bytes], DecodedSpans]
+
+logger = logging.getLogger(__name__)
 
 # Without the native decoder, decoding holds the GIL: worker processes keep it off the
 # server's GIL (see decode_pool). The native decoder releases the GIL, so threads do.
@@ -32,12 +35,17 @@ class DecoderChoice:
 
 
 def choose_decoder(requested: str, workers: int | None) -> DecoderChoice:
-    """``requested`` is ``auto``, ``native`` or ``python`` (``TOKENTRACE_DECODER``)."""
-    if requested == "native" and not NATIVE_DECODER_AVAILABLE:
-        raise SettingsError(
-            f"{TOKENTRACE_DECODER}=native, but the native decoder is not installed: {INSTALL_HINT}"
-        )
-    if requested != "python" and NATIVE_DECODER_AVAILABLE:
+    """``requested`` is ``auto``, ``native`` or ``python`` (``TOKENTRACE_DECODER``).
+
+    ``native`` raises SettingsError when the native decoder cannot be used; ``auto`` then
+    takes the Python one, with a warning when the native one is installed but broken.
+    """
+    problem = None if requested == "python" else native_decoder_problem()
+    if requested == "native" and problem is not None:
+        raise SettingsError(f"{TOKENTRACE_DECODER}=native, but the native decoder: {problem}")
+    if requested == "auto" and problem is not None and NATIVE_DECODER_INSTALLED:
+        logger.warning("using the Python span decoder: the native decoder: %s", problem)
+    if requested != "python" and problem is None:
         return DecoderChoice("native", decode_spans_native, workers or 0, releases_gil=True)
     return DecoderChoice(
         "python",

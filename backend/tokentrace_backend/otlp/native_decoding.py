@@ -31,21 +31,54 @@ from tokentrace_backend.otlp.span_schema import (
 if TYPE_CHECKING:
     from tokentrace_otlp_native import ColumnBuffers
 
+INSTALL_HINT: Final = "pip install tokentrace-otlp-native (or ./native from a checkout; needs Rust)"
+
+# Optional: without it the Python decoder is used. A package that is installed but does not
+# load (built for another Python, a missing symbol) must not stop a backend that can run
+# without it, so any ImportError is kept as the reason, for native_decoder_problem().
+_import_problem: str | None = None
+_installed = True
 try:
     from tokentrace_otlp_native import SpanDecoder
-except ModuleNotFoundError as missing:  # optional: the Python decoder is used without it
-    if missing.name != "tokentrace_otlp_native":
-        raise
+except ImportError as error:
+    if isinstance(error, ModuleNotFoundError) and error.name == "tokentrace_otlp_native":
+        _installed = False
+        _import_problem = f"it is not installed: {INSTALL_HINT}"
+    else:
+        _import_problem = (
+            f"it is installed but does not load ({error}); reinstall it: {INSTALL_HINT}"
+        )
     SpanDecoder = None  # type: ignore[assignment,misc]
 
+NATIVE_DECODER_INSTALLED: Final = _installed
+"""Whether the compiled package is installed, whether or not it loads."""
 NATIVE_DECODER_AVAILABLE: Final = SpanDecoder is not None
-INSTALL_HINT: Final = "pip install tokentrace-otlp-native (or ./native from a checkout; needs Rust)"
+"""Whether the compiled package imports (see native_decoder_problem for whether it works)."""
+
+
+@functools.cache
+def native_decoder_problem() -> str | None:
+    """Why the native decoder cannot be used by this backend, or None when it can.
+
+    It is built here, once, with this backend's column layout: a build of another
+    version (another constructor, a column it does not know) is found at start-up, not on
+    the first request.
+    """
+    if _import_problem is not None:
+        return _import_problem
+    try:
+        _decoder()
+    except (TypeError, ValueError) as error:
+        return (
+            f"the installed build does not fit this backend ({error}); reinstall it: {INSTALL_HINT}"
+        )
+    return None
 
 
 @functools.cache
 def _decoder() -> SpanDecoder:
     if SpanDecoder is None:
-        raise RuntimeError(f"the native decoder is not installed: {INSTALL_HINT}")
+        raise RuntimeError(f"the native decoder cannot be used: {_import_problem}")
     return SpanDecoder(
         column_names=SPAN_SCHEMA.names,
         promoted=PROMOTED,

@@ -10,7 +10,7 @@ import pytest
 
 from tests.backend.ingest.serve_process import ServeProcess
 from tokentrace_backend.otlp.decoders import SpansDecoder
-from tokentrace_backend.otlp.native_decoding import NATIVE_DECODER_AVAILABLE, decode_spans_native
+from tokentrace_backend.otlp.native_decoding import decode_spans_native, native_decoder_problem
 from tokentrace_backend.otlp.span_columns import decode_spans
 
 SPANS_DECODERS: dict[str, SpansDecoder] = {"python": decode_spans, "native": decode_spans_native}
@@ -18,10 +18,11 @@ SPANS_DECODERS: dict[str, SpansDecoder] = {"python": decode_spans, "native": dec
 
 def require_native_decoder() -> None:
     """Skip without the compiled decoder, except in CI, where it must have been built."""
-    if not NATIVE_DECODER_AVAILABLE:
+    problem = native_decoder_problem()
+    if problem is not None:
         if os.environ.get("CI") == "true":
-            pytest.fail("CI must test the native decoder: scripts/test builds it from native/")
-        pytest.skip("the native decoder (native/) is not installed")
+            pytest.fail(f"CI must test the native decoder (scripts/test builds it): {problem}")
+        pytest.skip(f"the native decoder (native/): {problem}")
 
 
 @pytest.fixture(params=sorted(SPANS_DECODERS))
