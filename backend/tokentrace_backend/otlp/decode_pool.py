@@ -67,6 +67,14 @@ def _exit_with_server(server_pid: int) -> None:
     threading.Thread(target=watch, name="tokentrace-server-watch", daemon=True).start()
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on. os.cpu_count() counts the machine's, also in a
+    container or under taskset, and each decode thread holds a request's columns."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def _ping() -> int:
     return os.getpid()
 
@@ -78,8 +86,9 @@ class DecodePool:
         self.decoder = decoder if decoder is not None else choose_decoder("auto", 0)
         self.workers = self.decoder.workers
         # A decoder that holds the GIL gains nothing from a second thread, only switching.
-        threads = (os.cpu_count() or 1) if self.decoder.releases_gil else 1
-        self._limiter = anyio.CapacityLimiter(threads)
+        self.threads = usable_cpus() if self.decoder.releases_gil else 1
+        """Requests decoded at once in threads of this process (with ``workers`` 0)."""
+        self._limiter = anyio.CapacityLimiter(self.threads)
         self._executor: ProcessPoolExecutor | None = None
         if self.workers > 0:
             self._executor = self._new_executor()
