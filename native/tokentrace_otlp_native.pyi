@@ -10,6 +10,7 @@ class SpanDecoder:
         self,
         *,
         column_names: list[str],
+        column_types: list[str],
         promoted: dict[str, tuple[int, bool]],
         status_column: int,
         path_column: int,

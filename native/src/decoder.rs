@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::attributes::{Attribute, AttributeCache, Promoted};
 use crate::columns::{NumberColumn, TextColumn};
-use crate::layout::{Fit, Layout, Redaction};
+use crate::layout::{ColumnType, Layout, Redaction};
 use crate::values::{as_text, key_values_to_map, sort_keys};
 use crate::view::{ExportRequestView, RequestNesting, ResourceSpansView, ScopeSpansView, SpanView};
 
@@ -394,20 +394,15 @@ struct ColumnsBuilder {
 
 impl ColumnsBuilder {
     fn new(layout: &Layout) -> Self {
-        let at = &layout.structural;
-        let columns = (0..layout.width)
-            .map(|index| {
-                if index == at.span_id || index == at.parent_span_id || index == at.resource_id {
-                    Column::U64(NumberColumn::new())
-                } else if index == at.kind || index == at.status_code {
-                    Column::U8(NumberColumn::new())
-                } else if index == at.start_ns || index == at.duration_ns {
-                    Column::I64(NumberColumn::new())
-                } else if layout.promoted_columns.contains(&(index, Fit::Status)) {
-                    Column::U16(NumberColumn::new())
-                } else {
-                    Column::Text(TextColumn::new())
-                }
+        let columns = layout
+            .types
+            .iter()
+            .map(|column_type| match column_type {
+                ColumnType::Binary | ColumnType::Text => Column::Text(TextColumn::new()),
+                ColumnType::U8 => Column::U8(NumberColumn::new()),
+                ColumnType::U16 => Column::U16(NumberColumn::new()),
+                ColumnType::U64 => Column::U64(NumberColumn::new()),
+                ColumnType::I64 => Column::I64(NumberColumn::new()),
             })
             .collect();
         Self { rows: 0, columns }

@@ -64,12 +64,39 @@ impl Redaction {
     }
 }
 
+/// The Arrow type of a column, as the decoder builds it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ColumnType {
+    Binary,
+    Text,
+    U8,
+    U16,
+    U64,
+    I64,
+}
+
+impl ColumnType {
+    /// The name pyarrow gives the type (`str(pa.uint64())`).
+    fn arrow_name(self) -> &'static str {
+        match self {
+            ColumnType::Binary => "binary",
+            ColumnType::Text => "string",
+            ColumnType::U8 => "uint8",
+            ColumnType::U16 => "uint16",
+            ColumnType::U64 => "uint64",
+            ColumnType::I64 => "int64",
+        }
+    }
+}
+
 pub struct Layout {
     pub width: usize,
+    /// The type of each column, checked against the schema's when the layout is built:
+    /// `from_buffers` trusts the buffers, so a type the decoder does not build (an int32
+    /// column given 8-byte values, say) would be read as garbage, not refused.
+    pub types: Vec<ColumnType>,
     pub structural: Structural,
     pub promoted: HashMap<String, Promotion>,
-    /// Promoted columns (text or status), each listed once.
-    pub promoted_columns: Vec<(usize, Fit)>,
     pub redaction: Redaction,
     /// Most bytes of service name and version that a request's resources may repeat into
     /// its rows (each span row carries its resource's): bounds what a small body with a
@@ -78,8 +105,10 @@ pub struct Layout {
 }
 
 impl Layout {
+    #[allow(clippy::too_many_arguments)] // one per rule handed over by Python
     pub fn new(
         names: &[String],
+        arrow_types: &[String],
         promoted: HashMap<String, (usize, bool)>,
         status_column: usize,
         path_column: usize,
@@ -119,6 +148,7 @@ impl Layout {
                 Fit::Text
             }
         };
+        // Promoted columns (text or status), each listed once.
         let mut promoted_columns: Vec<(usize, Fit)> = Vec::new();
         let mut promotions = HashMap::with_capacity(promoted.len());
         for (key, (column, primary)) in promoted {
@@ -138,14 +168,51 @@ impl Layout {
                 },
             );
         }
-        promoted_columns.sort_unstable_by_key(|(column, _)| *column);
+        let types = column_types(&structural, &promoted_columns, names.len());
+        if arrow_types.len() != names.len() {
+            return Err(format!(
+                "{} column types for {} columns",
+                arrow_types.len(),
+                names.len()
+            ));
+        }
+        for ((name, wanted), built) in names.iter().zip(arrow_types).zip(&types) {
+            if wanted != built.arrow_name() {
+                return Err(format!(
+                    "column {name:?} is {wanted} in the schema, but the decoder builds {}",
+                    built.arrow_name()
+                ));
+            }
+        }
         Ok(Self {
             width: names.len(),
+            types,
             structural,
             promoted: promotions,
-            promoted_columns,
             redaction,
             max_repeated_resource_bytes,
         })
     }
+}
+
+/// What the decoder puts in each column: ids and times as numbers, HTTP status as uint16,
+/// the trace id as bytes, everything else (promoted text, JSON) as strings.
+fn column_types(at: &Structural, promoted: &[(usize, Fit)], width: usize) -> Vec<ColumnType> {
+    (0..width)
+        .map(|index| {
+            if index == at.trace_id {
+                ColumnType::Binary
+            } else if index == at.span_id || index == at.parent_span_id || index == at.resource_id {
+                ColumnType::U64
+            } else if index == at.kind || index == at.status_code {
+                ColumnType::U8
+            } else if index == at.start_ns || index == at.duration_ns {
+                ColumnType::I64
+            } else if promoted.contains(&(index, Fit::Status)) {
+                ColumnType::U16
+            } else {
+                ColumnType::Text
+            }
+        })
+        .collect()
 }

@@ -32,9 +32,10 @@ struct SpanDecoder {
 impl SpanDecoder {
     #[new]
     #[allow(clippy::too_many_arguments)] // keyword-only in Python: one per layout rule
-    #[pyo3(signature = (*, column_names, promoted, status_column, path_column, credential_headers, header_prefixes, redacted, max_repeated_resource_bytes))]
+    #[pyo3(signature = (*, column_names, column_types, promoted, status_column, path_column, credential_headers, header_prefixes, redacted, max_repeated_resource_bytes))]
     fn new(
         column_names: Vec<String>,
+        column_types: Vec<String>,
         promoted: HashMap<String, (usize, bool)>,
         status_column: usize,
         path_column: usize,
@@ -50,6 +51,7 @@ impl SpanDecoder {
         };
         let layout = Layout::new(
             &column_names,
+            &column_types,
             promoted,
             status_column,
             path_column,

@@ -81,6 +81,7 @@ def _decoder() -> SpanDecoder:
         raise RuntimeError(f"the native decoder cannot be used: {_import_problem}")
     return SpanDecoder(
         column_names=SPAN_SCHEMA.names,
+        column_types=[str(field.type) for field in SPAN_SCHEMA],
         promoted=PROMOTED,
         status_column=HTTP_STATUS,
         path_column=URL_PATH,
