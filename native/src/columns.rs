@@ -1,6 +1,6 @@
 //! Arrow column buffers built row by row: validity bitmaps, values, and for variable-width
-//! columns 32-bit offsets (Arrow's `string`/`binary` layout). Python wraps them with
-//! `pyarrow.Array.from_buffers` without copying.
+//! columns 32-bit offsets (Arrow's `string`/`binary` layout). They are copied into Python
+//! `bytes` once, which `pyarrow.Array.from_buffers` wraps without copying again.
 
 /// The validity bitmap of one column (bit set = value present), LSB first as Arrow wants.
 #[derive(Default)]
@@ -71,7 +71,7 @@ pub struct NumberColumn<T> {
     pub values: Vec<T>,
 }
 
-impl<T: Copy + Default> NumberColumn<T> {
+impl<T: ArrowNumber> NumberColumn<T> {
     pub fn new() -> Self {
         Self {
             validity: Validity::default(),
@@ -93,14 +93,6 @@ impl<T: Copy + Default> NumberColumn<T> {
         self.validity.nulls
     }
 
-    /// The values as bytes in native (little-endian on every platform Arrow runs on) order.
-    pub fn value_bytes(&self) -> &[u8] {
-        let len = std::mem::size_of_val(self.values.as_slice());
-        // SAFETY: T is a plain integer type (u8/u16/u64/i64); any initialised integer
-        // slice can be viewed as bytes.
-        unsafe { std::slice::from_raw_parts(self.values.as_ptr().cast::<u8>(), len) }
-    }
-
     pub fn validity_bytes(&self) -> &[u8] {
         &self.validity.bits
     }
@@ -110,10 +102,33 @@ impl TextColumn {
     pub fn validity_bytes(&self) -> &[u8] {
         &self.validity.bits
     }
+}
 
-    pub fn offset_bytes(&self) -> &[u8] {
-        let len = std::mem::size_of_val(self.offsets.as_slice());
-        // SAFETY: i32 values viewed as bytes.
-        unsafe { std::slice::from_raw_parts(self.offsets.as_ptr().cast::<u8>(), len) }
+/// A fixed-width number as Arrow lays it out in a buffer: its bytes in the machine's
+/// order (Arrow buffers are native-endian). Only plain integers implement it.
+pub trait ArrowNumber: Copy + Default {
+    const WIDTH: usize;
+    fn write_to(self, out: &mut [u8]);
+}
+
+macro_rules! arrow_number {
+    ($($number:ty),*) => {$(
+        impl ArrowNumber for $number {
+            const WIDTH: usize = std::mem::size_of::<$number>();
+            fn write_to(self, out: &mut [u8]) {
+                out.copy_from_slice(&self.to_ne_bytes());
+            }
+        }
+    )*};
+}
+
+arrow_number!(u8, u16, i32, u64, i64);
+
+/// `values` as an Arrow buffer into `out`, which holds `values.len() * T::WIDTH` bytes.
+/// (The bytes are copied into Python once anyway, so a byte view of the vector, which
+/// needs `unsafe`, would save nothing.)
+pub fn write_numbers<T: ArrowNumber>(values: &[T], out: &mut [u8]) {
+    for (chunk, value) in out.chunks_exact_mut(T::WIDTH).zip(values) {
+        value.write_to(chunk);
     }
 }

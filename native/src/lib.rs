@@ -6,6 +6,8 @@
 //! the GIL while it decodes. The Python side (`tokentrace_backend.otlp.native_decoding`)
 //! wraps the buffers into a pyarrow Table.
 
+#![forbid(unsafe_code)]
+
 mod attributes;
 mod columns;
 mod decoder;
@@ -20,6 +22,7 @@ use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 
+use crate::columns::{write_numbers, ArrowNumber, NumberColumn};
 use crate::decoder::{Column, Decoded};
 use crate::layout::{Layout, Redaction};
 
@@ -86,41 +89,7 @@ impl SpanDecoder {
 fn to_python(py: Python<'_>, decoded: Decoded) -> PyResult<Bound<'_, PyTuple>> {
     let columns = PyList::empty(py);
     for column in &decoded.columns {
-        let (nulls, validity, offsets, values) = match column {
-            Column::Text(text) => (
-                text.nulls(),
-                text.validity_bytes(),
-                Some(text.offset_bytes()),
-                &text.data[..],
-            ),
-            Column::U8(numbers) => (
-                numbers.nulls(),
-                numbers.validity_bytes(),
-                None,
-                numbers.value_bytes(),
-            ),
-            Column::U16(numbers) => (
-                numbers.nulls(),
-                numbers.validity_bytes(),
-                None,
-                numbers.value_bytes(),
-            ),
-            Column::U64(numbers) => (
-                numbers.nulls(),
-                numbers.validity_bytes(),
-                None,
-                numbers.value_bytes(),
-            ),
-            Column::I64(numbers) => (
-                numbers.nulls(),
-                numbers.validity_bytes(),
-                None,
-                numbers.value_bytes(),
-            ),
-        };
-        let validity = (nulls > 0).then(|| PyBytes::new(py, validity));
-        let offsets = offsets.map(|bytes| PyBytes::new(py, bytes));
-        columns.append((nulls, validity, offsets, PyBytes::new(py, values)))?;
+        columns.append(column_buffers(py, column)?)?;
     }
     let resources = PyList::empty(py);
     for row in decoded.resources {
@@ -139,6 +108,56 @@ fn to_python(py: Python<'_>, decoded: Decoded) -> PyResult<Bound<'_, PyTuple>> {
         decoded.first_error,
     )
         .into_pyobject(py)
+}
+
+/// One column's `(null_count, validity or None, offsets or None, values)`.
+type Buffers<'py> = (
+    usize,
+    Option<Bound<'py, PyBytes>>,
+    Option<Bound<'py, PyBytes>>,
+    Bound<'py, PyBytes>,
+);
+
+fn column_buffers<'py>(py: Python<'py>, column: &Column) -> PyResult<Buffers<'py>> {
+    match column {
+        Column::Text(text) => Ok((
+            text.nulls(),
+            validity(py, text.nulls(), text.validity_bytes()),
+            Some(number_bytes(py, &text.offsets)?),
+            PyBytes::new(py, &text.data),
+        )),
+        Column::U8(numbers) => number_buffers(py, numbers),
+        Column::U16(numbers) => number_buffers(py, numbers),
+        Column::U64(numbers) => number_buffers(py, numbers),
+        Column::I64(numbers) => number_buffers(py, numbers),
+    }
+}
+
+fn number_buffers<'py, T: ArrowNumber>(
+    py: Python<'py>,
+    numbers: &NumberColumn<T>,
+) -> PyResult<Buffers<'py>> {
+    Ok((
+        numbers.nulls(),
+        validity(py, numbers.nulls(), numbers.validity_bytes()),
+        None,
+        number_bytes(py, &numbers.values)?,
+    ))
+}
+
+/// The validity bitmap, or None when every value is present (Arrow allows leaving it out).
+fn validity<'py>(py: Python<'py>, nulls: usize, bits: &[u8]) -> Option<Bound<'py, PyBytes>> {
+    (nulls > 0).then(|| PyBytes::new(py, bits))
+}
+
+fn number_bytes<'py, T: ArrowNumber>(
+    py: Python<'py>,
+    values: &[T],
+) -> PyResult<Bound<'py, PyBytes>> {
+    PyBytes::new_with(py, values.len() * T::WIDTH, |out| {
+        write_numbers(values, out);
+        Ok(())
+    })
 }
 
 #[pymodule]
