@@ -31,7 +31,9 @@ from tokentrace_backend.otlp.span_schema import (
 if TYPE_CHECKING:
     from tokentrace_otlp_native import ColumnBuffers
 
-INSTALL_HINT: Final = "pip install tokentrace-otlp-native (or ./native from a checkout; needs Rust)"
+# The package is built from the repository, not published: a hint to install it by name
+# from an index would install whatever someone else published under that name.
+INSTALL_HINT: Final = "pip install ./native from a tokentrace checkout (needs Rust)"
 
 # Optional: without it the Python decoder is used. A package that is installed but does not
 # load (built for another Python, a missing symbol) must not stop a backend that can run

@@ -75,6 +75,10 @@ def test_a_broken_native_build_is_refused_when_native_is_required(
     chosen = _choose(env, "native")
     assert chosen.stdout.startswith("SettingsError: TOKENTRACE_DECODER=native")
     assert reason in chosen.stdout
+    # Built from the checkout: the package is not on any index, where anyone could take
+    # its name.
+    assert "pip install ./native" in chosen.stdout
+    assert "pip install tokentrace-otlp-native" not in chosen.stdout
 
 
 def test_serve_with_a_stale_native_build_stops_at_start(tmp_path: Path) -> None:
