@@ -12,6 +12,8 @@ mod attributes;
 mod columns;
 mod decoder;
 mod layout;
+mod resources;
+mod span_rows;
 mod values;
 mod view;
 
