@@ -18,6 +18,7 @@ class SpanDecoder:
         header_prefixes: list[str],
         redacted: str,
         max_repeated_resource_bytes: int,
+        max_column_bytes: int = ...,
     ) -> None: ...
     def decode(
         self, body: bytes

@@ -29,6 +29,12 @@ impl Validity {
     }
 }
 
+/// Most bytes a string or binary column can hold (Arrow's 32-bit offsets).
+pub const MAX_TEXT_COLUMN_BYTES: usize = i32::MAX as usize;
+
+/// A value did not fit its column.
+pub struct ColumnFull;
+
 /// A column of strings or byte strings.
 pub struct TextColumn {
     pub validity: Validity,
@@ -50,14 +56,20 @@ impl TextColumn {
         self.offsets.reserve(rows);
     }
 
-    pub fn push(&mut self, value: Option<&[u8]>) {
+    /// Append a value, or Err (nothing appended) when the column would hold more than
+    /// `limit` bytes; its offsets are 32-bit, so no limit lets it pass 2 GiB.
+    pub fn push(&mut self, value: Option<&[u8]>, limit: usize) -> Result<(), ColumnFull> {
+        let end = self.data.len() + value.map_or(0, <[u8]>::len);
+        let offset = i32::try_from(end)
+            .ok()
+            .filter(|_| end <= limit)
+            .ok_or(ColumnFull)?;
         if let Some(bytes) = value {
             self.data.extend_from_slice(bytes);
         }
         self.validity.push(value.is_some());
-        // The writer commits at most a few hundred MiB per request, far below 2 GiB.
-        self.offsets
-            .push(i32::try_from(self.data.len()).expect("column below 2 GiB"));
+        self.offsets.push(offset);
+        Ok(())
     }
 
     pub fn nulls(&self) -> usize {

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use prost::Message;
 
 use crate::attributes::{AttributeCache, Promoted};
-use crate::columns::{NumberColumn, TextColumn};
+use crate::columns::{ColumnFull, NumberColumn, TextColumn};
 use crate::layout::{ColumnType, Layout};
 use crate::resources::{resource_row, ResourceRow};
 use crate::span_rows::{span_row, Row, RowParts};
@@ -92,7 +92,7 @@ pub fn decode(layout: &Layout, body: &[u8]) -> Result<Decoded, Malformed> {
             for raw_span in &scope_spans.spans {
                 let span = SpanView::decode(raw_span.clone()).map_err(malformed)?;
                 match span_row(layout, &span, &mut cache, &mut parts) {
-                    Ok(row) => builder.push(layout, &row, &parts, &cache, resource),
+                    Ok(row) => builder.push(layout, &row, &parts, &cache, resource)?,
                     Err(problem) => {
                         rejected += 1;
                         if first_error.is_empty() {
@@ -166,7 +166,7 @@ impl ColumnsBuilder {
         parts: &RowParts,
         cache: &AttributeCache,
         resource: &ResourceRow,
-    ) {
+    ) -> Result<(), Malformed> {
         let at = &layout.structural;
         let span = row.span;
         for (index, column) in self.columns.iter_mut().enumerate() {
@@ -192,7 +192,14 @@ impl ColumnsBuilder {
                             _ => None,
                         }
                     };
-                    text.push(value);
+                    text.push(value, layout.max_column_bytes)
+                        .map_err(|ColumnFull| {
+                            Malformed(format!(
+                                "the spans of this request would fill more than {} bytes of \
+                             column {:?}: send fewer spans per request",
+                                layout.max_column_bytes, layout.names[index]
+                            ))
+                        })?;
                 }
                 Column::U8(numbers) => numbers.push(Some(if index == at.kind {
                     row.kind
@@ -218,5 +225,6 @@ impl ColumnsBuilder {
             }
         }
         self.rows += 1;
+        Ok(())
     }
 }

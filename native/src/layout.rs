@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use crate::columns::MAX_TEXT_COLUMN_BYTES;
+
 /// How a promoted attribute is fitted into its column.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Fit {
@@ -102,6 +104,10 @@ pub struct Layout {
     /// its rows (each span row carries its resource's): bounds what a small body with a
     /// huge service name can expand to.
     pub max_repeated_resource_bytes: usize,
+    /// Most bytes of one text column a request may decode to (at most 2 GiB, Arrow's
+    /// 32-bit offsets): beyond it the request is refused, not the decoder stopped.
+    pub max_column_bytes: usize,
+    pub names: Vec<String>,
 }
 
 impl Layout {
@@ -114,7 +120,13 @@ impl Layout {
         path_column: usize,
         redaction: Redaction,
         max_repeated_resource_bytes: usize,
+        max_column_bytes: usize,
     ) -> Result<Self, String> {
+        if max_column_bytes > MAX_TEXT_COLUMN_BYTES {
+            return Err(format!(
+                "max_column_bytes is at most {MAX_TEXT_COLUMN_BYTES} (32-bit offsets)"
+            ));
+        }
         let find = |wanted: &str| {
             names
                 .iter()
@@ -191,6 +203,8 @@ impl Layout {
             promoted: promotions,
             redaction,
             max_repeated_resource_bytes,
+            max_column_bytes,
+            names: names.to_vec(),
         })
     }
 }

@@ -24,7 +24,7 @@ use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 
-use crate::columns::{write_numbers, ArrowNumber, NumberColumn};
+use crate::columns::{write_numbers, ArrowNumber, NumberColumn, MAX_TEXT_COLUMN_BYTES};
 use crate::decoder::{Column, Decoded};
 use crate::layout::{Layout, Redaction};
 
@@ -37,7 +37,7 @@ struct SpanDecoder {
 impl SpanDecoder {
     #[new]
     #[allow(clippy::too_many_arguments)] // keyword-only in Python: one per layout rule
-    #[pyo3(signature = (*, column_names, column_types, promoted, status_column, path_column, credential_headers, header_prefixes, redacted, max_repeated_resource_bytes))]
+    #[pyo3(signature = (*, column_names, column_types, promoted, status_column, path_column, credential_headers, header_prefixes, redacted, max_repeated_resource_bytes, max_column_bytes = MAX_TEXT_COLUMN_BYTES))]
     fn new(
         column_names: Vec<String>,
         column_types: Vec<String>,
@@ -48,6 +48,7 @@ impl SpanDecoder {
         header_prefixes: Vec<String>,
         redacted: String,
         max_repeated_resource_bytes: usize,
+        max_column_bytes: usize,
     ) -> PyResult<Self> {
         let redaction = Redaction {
             credential_headers,
@@ -62,6 +63,7 @@ impl SpanDecoder {
             path_column,
             redaction,
             max_repeated_resource_bytes,
+            max_column_bytes,
         )
         .map_err(PyValueError::new_err)?;
         Ok(Self { layout })

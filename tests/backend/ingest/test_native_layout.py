@@ -1,4 +1,4 @@
-"""The native decoder refuses a column layout whose types it does not build."""
+"""The native decoder's layout: types it does not build, and columns it cannot fill."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from tokentrace_backend.otlp.span_schema import (
 )
 
 
-def _decoder_for(schema: pa.Schema) -> object:
+def _decoder_for(schema: pa.Schema, **limits: int) -> object:
     require_native_decoder()
     assert native_decoding.SpanDecoder is not None
     return native_decoding.SpanDecoder(
@@ -33,6 +33,7 @@ def _decoder_for(schema: pa.Schema) -> object:
         header_prefixes=list(HEADER_PREFIXES),
         redacted=REDACTED,
         max_repeated_resource_bytes=MAX_REPEATED_RESOURCE_BYTES,
+        **limits,
     )
 
 
@@ -56,3 +57,19 @@ def test_the_backend_schema_is_accepted_and_decodes() -> None:
     rows, columns, *_ = decoder.decode(body.SerializeToString())  # type: ignore[attr-defined]
     assert rows == 1
     assert len(columns) == len(SPAN_SCHEMA)
+
+
+def test_a_request_that_would_overfill_a_text_column_is_refused_not_a_crash() -> None:
+    # String columns have 32-bit offsets: past 2 GiB the decoder used to panic (HTTP 500).
+    # The limit is lowered here so that a small request reaches it.
+    decoder = _decoder_for(SPAN_SCHEMA, max_column_bytes=1000)
+    fits = make_request([make_span(name="n" * 500), make_span(name="n" * 500)])
+    assert decoder.decode(fits.SerializeToString())[0] == 2  # type: ignore[attr-defined]
+    too_much = make_request([make_span(name="n" * 500) for _ in range(3)])
+    with pytest.raises(ValueError, match='more than 1000 bytes of column "name"'):
+        decoder.decode(too_much.SerializeToString())  # type: ignore[attr-defined]
+
+
+def test_the_column_limit_cannot_pass_32_bit_offsets() -> None:
+    with pytest.raises(ValueError, match="max_column_bytes is at most 2147483647"):
+        _decoder_for(SPAN_SCHEMA, max_column_bytes=2**31)
