@@ -37,7 +37,15 @@ pub struct Decoded {
 /// The request as a whole is not an export request (HTTP 400).
 pub struct Malformed(pub String);
 
+/// The wire size of the smallest span that can be stored: a 16-byte trace id and an
+/// 8-byte span id with their tags and lengths, and the span's own tag and length.
+const MIN_STORABLE_SPAN_BYTES: usize = (2 + 16) + (2 + 8) + 2;
+
 pub fn decode(layout: &Layout, body: &[u8]) -> Result<Decoded, Malformed> {
+    // Room is reserved for at most as many rows as the body can hold storable spans: an
+    // empty span is 2 bytes, so counting those would reserve 70 bytes of columns per body
+    // byte, and a failed allocation aborts the whole server.
+    let most_rows = body.len() / MIN_STORABLE_SPAN_BYTES;
     let body = Bytes::copy_from_slice(body);
     RequestNesting::decode(body.clone()).map_err(malformed)?;
     let request = ExportRequestView::decode(body).map_err(malformed)?;
@@ -86,7 +94,7 @@ pub fn decode(layout: &Layout, body: &[u8]) -> Result<Decoded, Malformed> {
                 layout.max_repeated_resource_bytes
             )));
         }
-        builder.reserve(spans);
+        builder.reserve(spans.min(most_rows.saturating_sub(builder.rows)));
         for raw_scope_spans in &resource_spans.scope_spans {
             let scope_spans = ScopeSpansView::decode(raw_scope_spans.clone()).map_err(malformed)?;
             for raw_span in &scope_spans.spans {

@@ -121,3 +121,36 @@ def test_many_empty_spans_do_not_expand_into_gigabytes(tmp_path: Path) -> None:
     assert (result["rows"], result["rejected"]) == (0, count)
     assert isinstance(result["max_rss_mib"], int)
     assert result["max_rss_mib"] < 400, result
+
+
+_CHILD_UNDER_ADDRESS_LIMIT = """
+import re, resource, sys
+from tokentrace_backend.otlp.native_decoding import decode_spans_native
+body, warm_up, headroom_mib = open(sys.argv[1], "rb").read(), sys.argv[2], int(sys.argv[3])
+decode_spans_native(bytes.fromhex(warm_up))  # pyarrow and the allocator set up first
+size = int(re.search(r"VmSize:\\s+(\\d+) kB", open("/proc/self/status").read())[1]) * 1024
+resource.setrlimit(resource.RLIMIT_AS, (size + headroom_mib * 2**20, resource.RLIM_INFINITY))
+print(decode_spans_native(body).rejected_spans)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_empty_spans_do_not_reserve_room_for_rows_they_cannot_be(tmp_path: Path) -> None:
+    # Columns were reserved for every span counted, 144 bytes a row: 4 M empty spans
+    # (8 MB) reserved 576 MB. Untouched, that costs no RSS, but where address space or
+    # overcommit is limited the allocation fails, and Rust aborts the whole server.
+    count = 4_000_000
+    request = make_request([], service="s")
+    request.resource_spans[0].scope_spans[0].MergeFromString(b"\x12\x00" * count)
+    path = tmp_path / "body.bin"
+    path.write_bytes(request.SerializeToString())
+    warm_up = make_request([make_span()]).SerializeToString().hex()
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD_UNDER_ADDRESS_LIMIT, str(path), warm_up, "350"],
+        capture_output=True,
+        text=True,
+        timeout=_TIMEOUT_S,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == str(count)
