@@ -15,6 +15,12 @@ import pytest
 
 from tests.backend.ingest.serve_process import TOKENTRACE, free_port
 
+# Not installed at all (what importing an absent module raises).
+_MISSING = """
+raise ModuleNotFoundError(
+    "No module named 'tokentrace_otlp_native'", name="tokentrace_otlp_native"
+)
+"""
 # A build that does not load: what a wheel for another Python or a missing symbol raises.
 _UNLOADABLE = 'raise ImportError("undefined symbol: PyUnicode_DecodeFSDefaultX")\n'
 # A build of another version: its constructor does not take this backend's layout.
@@ -97,3 +103,15 @@ def test_serve_with_a_stale_native_build_stops_at_start(tmp_path: Path) -> None:
     assert result.returncode == 2, result.stderr
     assert "does not fit this backend" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_without_the_native_package_auto_takes_python_quietly_and_native_refuses(
+    tmp_path: Path,
+) -> None:
+    env = _stand_in(tmp_path, _MISSING)
+    chosen = _choose(env, "auto")
+    assert chosen.stdout.strip() == "python"
+    assert chosen.stderr == ""
+    refused = _choose(env, "native").stdout
+    assert refused.startswith("SettingsError: TOKENTRACE_DECODER=native")
+    assert "it is not installed: pip install ./native" in refused
