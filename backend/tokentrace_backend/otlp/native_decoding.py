@@ -96,8 +96,9 @@ def _decoder() -> SpanDecoder:
 
 def decode_spans_native(body: bytes) -> DecodedSpans:
     """:func:`span_columns.decode_spans`, compiled. Raises MalformedSpans likewise."""
+    decoder = _decoder()  # outside the try: a build that does not fit is no client's fault
     try:
-        rows, columns, resources, rejected, first_error = _decoder().decode(body)
+        rows, columns, resources, rejected, first_error = decoder.decode(body)
     except ValueError as error:
         raise MalformedSpans(str(error)) from None
     arrays = [

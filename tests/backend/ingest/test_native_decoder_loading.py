@@ -115,3 +115,36 @@ def test_without_the_native_package_auto_takes_python_quietly_and_native_refuses
     refused = _choose(env, "native").stdout
     assert refused.startswith("SettingsError: TOKENTRACE_DECODER=native")
     assert "it is not installed: pip install ./native" in refused
+
+
+_REFUSES_THE_LAYOUT = """
+class SpanDecoder:
+    def __init__(self, **layout):
+        raise ValueError('the span schema has no column "events"')
+"""
+
+_DECODE_DIRECTLY = """
+from tokentrace_backend.otlp.decode_errors import MalformedSpans
+from tokentrace_backend.otlp.native_decoding import decode_spans_native
+try:
+    decode_spans_native(b"")
+except MalformedSpans as error:
+    print("MalformedSpans:", error)
+except ValueError as error:
+    print("ValueError:", error)
+"""
+
+
+def test_a_build_that_refuses_the_layout_is_not_blamed_on_the_request(tmp_path: Path) -> None:
+    # A worker process decodes without choose_decoder's start-up check; MalformedSpans
+    # would answer 400, which tells the exporter to drop the spans, for a server fault.
+    env = _stand_in(tmp_path, _REFUSES_THE_LAYOUT)
+    decoded = subprocess.run(
+        [sys.executable, "-c", _DECODE_DIRECTLY],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
+    assert decoded.stdout.startswith("ValueError: the span schema has no column")
