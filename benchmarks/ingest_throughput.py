@@ -214,13 +214,13 @@ def parse_rate(batches: list[bytes]) -> float:
 def decoder_rates(batches: list[bytes]) -> dict[str, float]:
     """Microseconds per span of each installed span decoder on `batches`, best of 3."""
     from tokentrace_backend.otlp.native_decoding import (
-        NATIVE_DECODER_AVAILABLE,
         decode_spans_native,
+        native_decoder_problem,
     )
     from tokentrace_backend.otlp.span_columns import decode_spans
 
     decoders = {"python": decode_spans}
-    if NATIVE_DECODER_AVAILABLE:
+    if native_decoder_problem() is None:
         decoders["native"] = decode_spans_native
     rates = {}
     for name, decode in decoders.items():

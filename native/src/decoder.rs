@@ -15,7 +15,7 @@ use crate::columns::{ColumnFull, NumberColumn, TextColumn};
 use crate::layout::{ColumnType, Layout};
 use crate::resources::{resource_row, ResourceRow};
 use crate::span_rows::{span_row, Row, RowParts};
-use crate::view::{ExportRequestView, RequestNesting, ResourceSpansView, ScopeSpansView, SpanView};
+use crate::view::{ExportRequestView, ResourceSpansView, ScopeSpansView, SpanView};
 
 /// A column of the `spans` table as built.
 pub enum Column {
@@ -47,7 +47,6 @@ pub fn decode(layout: &Layout, body: &[u8]) -> Result<Decoded, Malformed> {
     // byte, and a failed allocation aborts the whole server.
     let most_rows = body.len() / MIN_STORABLE_SPAN_BYTES;
     let body = Bytes::copy_from_slice(body);
-    RequestNesting::decode(body.clone()).map_err(malformed)?;
     let request = ExportRequestView::decode(body).map_err(malformed)?;
     let mut builder = ColumnsBuilder::new(layout);
     let mut resources: Vec<ResourceRow> = Vec::new();
