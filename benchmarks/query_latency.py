@@ -28,6 +28,7 @@ from pathlib import Path
 
 from tokentrace_backend import queries
 from tokentrace_backend.queries import QueryFilters, Window, compact_if_due, refresh_derived
+from tokentrace_backend.settings import DEFAULT_DUCKDB_MEMORY_LIMIT
 from tokentrace_backend.storage import Database, migration_files
 
 GENERATOR_VERSION = "1"
@@ -236,7 +237,9 @@ def main() -> None:
         seconds = build(path, args.spans)
         print(f"database: {path} generated in {seconds:.1f} s")
 
-    database = Database(path)
+    # Queried under the memory limit `tokentrace serve` runs with.
+    database = Database(path, memory_limit=DEFAULT_DUCKDB_MEMORY_LIMIT)
+    print(f"DuckDB memory limit: {DEFAULT_DUCKDB_MEMORY_LIMIT} (as tokentrace serve)")
     try:
         with database.reader() as cursor:
             row = cursor.execute(
