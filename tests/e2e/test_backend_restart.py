@@ -52,7 +52,11 @@ def test_backend_restart_loses_and_duplicates_nothing(pipeline: Pipeline) -> Non
     # The services flush what they hold on SIGTERM.
     pipeline.services.stop()
 
+    # The services' last spans are still on their way through the collector's batches: a
+    # trace can be half in Jaeger and half in the backend for a moment, so wait until two
+    # searches a second apart agree with each other and with the backend.
     deadline = time.monotonic() + 60
+    previous: dict[str, int] = {}
     while True:
         expected = jaeger_spans(pipeline)
         missing = {
@@ -60,10 +64,12 @@ def test_backend_restart_loses_and_duplicates_nothing(pipeline: Pipeline) -> Non
             for trace_id, count in expected.items()
             if backend_spans(pipeline, trace_id) != count
         }
-        if not missing and len(expected) >= 4 * requests_per_round:
+        settled = expected == previous
+        if settled and not missing and len(expected) >= 4 * requests_per_round:
             break
         assert time.monotonic() < deadline, f"{len(missing)} traces incomplete in the backend"
-        time.sleep(0.5)
+        previous = expected
+        time.sleep(1.0)
 
     # The collector did hold and retry while the backend was down.
     retries = [
