@@ -77,13 +77,14 @@ def native_decoder_problem() -> str | None:
     return None
 
 
-@functools.cache
-def _decoder() -> SpanDecoder:
+def build_span_decoder(schema: pa.Schema = SPAN_SCHEMA, **limits: int) -> SpanDecoder:
+    """A native decoder for ``schema`` with the backend's promotion and redaction rules
+    (``limits``: the decoder's optional keyword limits, such as ``max_column_bytes``)."""
     if SpanDecoder is None:
         raise RuntimeError(f"the native decoder cannot be used: {_import_problem}")
     return SpanDecoder(
-        column_names=SPAN_SCHEMA.names,
-        column_types=[str(field.type) for field in SPAN_SCHEMA],
+        column_names=schema.names,
+        column_types=[str(field.type) for field in schema],
         promoted=PROMOTED,
         status_column=HTTP_STATUS,
         path_column=URL_PATH,
@@ -91,7 +92,13 @@ def _decoder() -> SpanDecoder:
         header_prefixes=list(HEADER_PREFIXES),
         redacted=REDACTED,
         max_repeated_resource_bytes=MAX_REPEATED_RESOURCE_BYTES,
+        **limits,
     )
+
+
+@functools.cache
+def _decoder() -> SpanDecoder:
+    return build_span_decoder()
 
 
 def decode_spans_native(body: bytes) -> DecodedSpans:

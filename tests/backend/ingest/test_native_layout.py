@@ -9,32 +9,13 @@ from tests.backend.ingest.conftest import require_native_decoder
 from tests.backend.ingest.otlp_builders import make_request, make_span
 from tokentrace_backend.otlp import native_decoding
 from tokentrace_backend.otlp.span_schema import (
-    CREDENTIAL_HEADERS,
-    HEADER_PREFIXES,
-    HTTP_STATUS,
-    MAX_REPEATED_RESOURCE_BYTES,
-    PROMOTED,
-    REDACTED,
     SPAN_SCHEMA,
-    URL_PATH,
 )
 
 
 def _decoder_for(schema: pa.Schema, **limits: int) -> object:
     require_native_decoder()
-    assert native_decoding.SpanDecoder is not None
-    return native_decoding.SpanDecoder(
-        column_names=schema.names,
-        column_types=[str(field.type) for field in schema],
-        promoted=PROMOTED,
-        status_column=HTTP_STATUS,
-        path_column=URL_PATH,
-        credential_headers=sorted(CREDENTIAL_HEADERS),
-        header_prefixes=list(HEADER_PREFIXES),
-        redacted=REDACTED,
-        max_repeated_resource_bytes=MAX_REPEATED_RESOURCE_BYTES,
-        **limits,
-    )
+    return native_decoding.build_span_decoder(schema, **limits)
 
 
 @pytest.mark.parametrize(
