@@ -76,26 +76,24 @@ pub fn decode(layout: &Layout, body: &[u8]) -> Result<Decoded, Malformed> {
             }
         };
         let resource = &resources[index];
-        // Counted first (each scope decoded twice, cheap) so that the limit below holds
-        // before any row is built, without keeping every scope's span list at once.
-        let mut spans = 0usize;
-        for raw_scope_spans in &resource_spans.scope_spans {
-            spans += ScopeSpansView::decode(raw_scope_spans.clone())
-                .map_err(malformed)?
-                .spans
-                .len();
-        }
-        repeated_resource_bytes += spans * resource.repeated_bytes();
-        if repeated_resource_bytes > layout.max_repeated_resource_bytes {
-            return Err(Malformed(format!(
-                "the service names and versions of this request would fill {repeated_resource_bytes} \
-                 bytes of rows (limit {}): send fewer spans per request or shorter names",
-                layout.max_repeated_resource_bytes
-            )));
-        }
-        builder.reserve(spans.min(most_rows.saturating_sub(builder.rows)));
         for raw_scope_spans in &resource_spans.scope_spans {
             let scope_spans = ScopeSpansView::decode(raw_scope_spans.clone()).map_err(malformed)?;
+            // Checked before any row of the scope is built.
+            repeated_resource_bytes += scope_spans.spans.len() * resource.repeated_bytes();
+            if repeated_resource_bytes > layout.max_repeated_resource_bytes {
+                return Err(Malformed(format!(
+                    "the service names and versions of this request would fill \
+                     {repeated_resource_bytes} bytes of rows (limit {}): send fewer spans per \
+                     request or shorter names",
+                    layout.max_repeated_resource_bytes
+                )));
+            }
+            builder.reserve(
+                scope_spans
+                    .spans
+                    .len()
+                    .min(most_rows.saturating_sub(builder.rows)),
+            );
             for raw_span in &scope_spans.spans {
                 let span = SpanView::decode(raw_span.clone()).map_err(malformed)?;
                 match span_row(layout, &span, &mut cache, &mut parts) {

@@ -84,13 +84,12 @@ def decode_spans(body: bytes) -> DecodedSpans:
     for resource_spans in request.resource_spans:
         resource = resource_of(resource_spans.resource)
         resources[resource[0]] = resource
-        repeated_resource_bytes += _repeated_bytes(resource) * sum(
-            len(scope_spans.spans) for scope_spans in resource_spans.scope_spans
-        )
-        problem = repeated_resource_problem(repeated_resource_bytes)
-        if problem:
-            raise MalformedSpans(problem)
+        repeated_per_span = _repeated_bytes(resource)
         for scope_spans in resource_spans.scope_spans:
+            repeated_resource_bytes += repeated_per_span * len(scope_spans.spans)
+            problem = repeated_resource_problem(repeated_resource_bytes)
+            if problem:
+                raise MalformedSpans(problem)
             for span in scope_spans.spans:
                 span_number += 1
                 try:
