@@ -47,17 +47,32 @@ def test_non_loopback_bind_without_api_key_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "x.duckdb").exists()  # refused before opening anything
 
 
-def test_bad_setting_is_reported_at_start(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("TOKENTRACE_QUEUE_SPANS", "lots", "TOKENTRACE_QUEUE_SPANS must be an integer"),
+        (
+            "TOKENTRACE_DECODER",
+            "fortran",
+            "TOKENTRACE_DECODER must be one of auto, native, python",
+        ),
+        ("TOKENTRACE_DUCKDB_MEMORY_LIMIT", "lots", "TOKENTRACE_DUCKDB_MEMORY_LIMIT must be a size"),
+    ],
+)
+def test_bad_setting_is_reported_at_start(
+    tmp_path: Path, variable: str, value: str, message: str
+) -> None:
     result = subprocess.run(
         [TOKENTRACE, "serve", "--db", str(tmp_path / "x.duckdb")],
         capture_output=True,
         text=True,
-        env={**os.environ, "TOKENTRACE_QUEUE_SPANS": "lots"},
+        env={**os.environ, variable: value},
         timeout=60,
         check=False,
     )
     assert result.returncode == 2
-    assert "TOKENTRACE_QUEUE_SPANS must be an integer" in result.stderr
+    assert message in result.stderr
+    assert not (tmp_path / "x.duckdb").exists()
 
 
 def test_a_database_held_by_another_server_is_reported(
@@ -74,30 +89,3 @@ def test_a_database_held_by_another_server_is_reported(
     assert result.returncode == 1
     assert f"cannot open {server.db_path}" in result.stderr
     assert "Traceback" not in result.stderr
-
-
-def test_an_unknown_decoder_is_reported_at_start(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [TOKENTRACE, "serve", "--db", str(tmp_path / "x.duckdb")],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "TOKENTRACE_DECODER": "fortran"},
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 2
-    assert "TOKENTRACE_DECODER must be one of auto, native, python" in result.stderr
-    assert not (tmp_path / "x.duckdb").exists()
-
-
-def test_a_bad_duckdb_memory_limit_is_reported_at_start(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [TOKENTRACE, "serve", "--db", str(tmp_path / "x.duckdb")],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "TOKENTRACE_DUCKDB_MEMORY_LIMIT": "lots"},
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 2
-    assert "TOKENTRACE_DUCKDB_MEMORY_LIMIT must be a size" in result.stderr
