@@ -46,7 +46,6 @@ _REFRESH_STATEMENTS = (
     "refresh_requests",
     "refresh_superseded_calls",
     "refresh_superseded_delete",
-    "refresh_superseded_minutes",
     "refresh_calls",
     "refresh_insert_calls",
     "refresh_relinked_calls",

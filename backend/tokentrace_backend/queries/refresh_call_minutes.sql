@@ -1,4 +1,6 @@
--- Add this slice's calls to the per-minute graph, durations as a log-bucket histogram.
+-- The per-minute graph: add this slice's calls and undo the superseded remote-peer calls
+-- (selected by refresh_superseded_calls, counted negatively), durations as a log-bucket
+-- histogram. Rows add up: the global graph sums them.
 INSERT INTO call_minutes
 SELECT
     minute_ns,
@@ -15,9 +17,13 @@ FROM (
         target,
         target_kind,
         floor(8 * log2(duration_us + 1))::USMALLINT AS bucket,
-        count(*) AS n,
-        count(*) FILTER (WHERE failed) AS errors
-    FROM refresh_new_calls
+        sum(sign) AS n,
+        coalesce(sum(sign) FILTER (WHERE failed), 0) AS errors
+    FROM (
+        SELECT *, 1 AS sign FROM refresh_new_calls
+        UNION ALL
+        SELECT *, -1 AS sign FROM refresh_superseded
+    )
     GROUP BY ALL
 )
 GROUP BY minute_ns, source, target, target_kind
