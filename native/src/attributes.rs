@@ -13,7 +13,7 @@ use prost::Message;
 use serde_json::Value;
 
 use crate::layout::{Fit, Layout};
-use crate::values::{any_value_to_json, as_path, as_status, as_text};
+use crate::values::{as_path, as_status, as_text, attribute_value};
 
 /// A promoted value, already fitted to its column.
 #[derive(Clone)]
@@ -67,9 +67,8 @@ impl AttributeCache {
     }
 
     fn attribute(&mut self, layout: &Layout, key_value: KeyValue) -> Attribute {
-        let redaction = &layout.redaction;
+        let value = attribute_value(&key_value, &layout.redaction);
         if let Some(promotion) = layout.promoted.get(key_value.key.as_str()) {
-            let value = any_value_to_json(key_value.value.as_ref(), redaction);
             let value = match promotion.fit {
                 Fit::Text => as_text(&value).map(Promoted::Text),
                 Fit::Path => as_path(&value).map(Promoted::Text),
@@ -81,11 +80,6 @@ impl AttributeCache {
                 value,
             };
         }
-        let value = if redaction.is_credential(&key_value.key) {
-            Value::String(redaction.redacted.clone())
-        } else {
-            any_value_to_json(key_value.value.as_ref(), redaction)
-        };
         let mut member = Value::String(key_value.key.clone()).to_string();
         member.push(':');
         member.push_str(&value.to_string());

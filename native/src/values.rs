@@ -38,17 +38,21 @@ pub fn any_value_to_json(value: Option<&AnyValue>, redaction: &Redaction) -> Val
     }
 }
 
+/// One attribute's value as JSON: a captured credential header keeps its key and loses
+/// its value, at any depth.
+pub fn attribute_value(key_value: &KeyValue, redaction: &Redaction) -> Value {
+    if redaction.is_credential(&key_value.key) {
+        Value::String(redaction.redacted.clone())
+    } else {
+        any_value_to_json(key_value.value.as_ref(), redaction)
+    }
+}
+
 /// Attributes as a JSON object (a repeated key keeps its first place and its last value).
-/// A captured credential header keeps its key and loses its value, at any depth.
 pub fn key_values_to_map(key_values: &[KeyValue], redaction: &Redaction) -> Map<String, Value> {
     let mut map = Map::with_capacity(key_values.len());
     for key_value in key_values {
-        let value = if redaction.is_credential(&key_value.key) {
-            Value::String(redaction.redacted.clone())
-        } else {
-            any_value_to_json(key_value.value.as_ref(), redaction)
-        };
-        map.insert(key_value.key.clone(), value);
+        map.insert(key_value.key.clone(), attribute_value(key_value, redaction));
     }
     map
 }

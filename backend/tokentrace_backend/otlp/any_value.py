@@ -30,21 +30,19 @@ def any_value_to_python(value: AnyValue) -> Any:
     return None  # string_value_strindex: a profiles-only index into a table traces lack
 
 
-def key_values_to_dict(key_values: Iterable[KeyValue]) -> dict[str, Any]:
-    """OTLP attributes as a dict (a repeated key keeps its last value).
+def attribute_value(key_value: KeyValue) -> Any:
+    """One attribute's value as JSON-ready Python: a captured credential header
+    (``http.request.header.authorization``, ...) keeps its key and loses its value, at any
+    depth (events, resources and nested lists too)."""
+    if is_credential_attribute(key_value.key):
+        return REDACTED
+    value = key_value.value
+    kind = value.WhichOneof("value")
+    if kind in SCALAR_KINDS:
+        return getattr(value, kind)
+    return any_value_to_python(value)
 
-    A captured credential header (``http.request.header.authorization``, ...) keeps its key
-    and loses its value, at any depth: in events, resources and nested lists too.
-    """
-    result: dict[str, Any] = {}
-    for key_value in key_values:
-        key = key_value.key
-        value = key_value.value
-        kind = value.WhichOneof("value")
-        if is_credential_attribute(key):
-            result[key] = REDACTED
-        elif kind in SCALAR_KINDS:
-            result[key] = getattr(value, kind)
-        else:
-            result[key] = any_value_to_python(value)
-    return result
+
+def key_values_to_dict(key_values: Iterable[KeyValue]) -> dict[str, Any]:
+    """OTLP attributes as a dict (a repeated key keeps its last value)."""
+    return {key_value.key: attribute_value(key_value) for key_value in key_values}

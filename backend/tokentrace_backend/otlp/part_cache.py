@@ -18,14 +18,12 @@ from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
-from tokentrace_backend.otlp.any_value import any_value_to_python, key_values_to_dict
+from tokentrace_backend.otlp.any_value import attribute_value, key_values_to_dict
 from tokentrace_backend.otlp.decode_errors import InvalidSpan, MalformedSpans
 from tokentrace_backend.otlp.span_schema import (
     COERCE,
     PROMOTED,
-    REDACTED,
     as_text,
-    is_credential_attribute,
 )
 
 # (resource_id, service_name, service_version, attributes JSON)
@@ -68,9 +66,7 @@ def attribute_entry(raw: bytes) -> AttributeEntry:
     except DecodeError:
         raise InvalidSpan("an attribute is not a valid KeyValue") from None
     key = key_value.key
-    value = any_value_to_python(key_value.value)
-    if is_credential_attribute(key):
-        value = REDACTED
+    value = attribute_value(key_value)
     slot = PROMOTED.get(key)
     if slot is None:
         entry: AttributeEntry = (-1, False, key, value)
