@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
+
+from tokentrace_backend.scenario.processes import free_port
 
 SPANS_PER_BATCH = 1000
 SERVICES = [f"svc-{index:02d}" for index in range(20)]
@@ -213,11 +214,11 @@ def parse_rate(batches: list[bytes]) -> float:
 
 def decoder_rates(batches: list[bytes]) -> dict[str, float]:
     """Microseconds per span of each installed span decoder on `batches`, best of 3."""
-    from tokentrace_backend.otlp.native_decoding import (
+    from tokentrace_backend.ingest.native_decoder import (
         decode_spans_native,
         native_decoder_problem,
     )
-    from tokentrace_backend.otlp.span_columns import decode_spans
+    from tokentrace_backend.ingest.python_decoder import decode_spans
 
     decoders = {"python": decode_spans}
     if native_decoder_problem() is None:
@@ -233,12 +234,6 @@ def decoder_rates(batches: list[bytes]) -> dict[str, float]:
             best = min(best, (time.perf_counter() - started) / spans * 1e6)
         rates[name] = best
     return rates
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class RssSampler(threading.Thread):

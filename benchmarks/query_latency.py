@@ -27,7 +27,8 @@ from importlib import resources
 from pathlib import Path
 
 from tokentrace_backend import queries
-from tokentrace_backend.queries import QueryFilters, Window, compact_if_due, refresh_derived
+from tokentrace_backend.derived import compact_if_due, refresh_derived
+from tokentrace_backend.queries import QueryFilters, Window
 from tokentrace_backend.settings import DEFAULT_DUCKDB_MEMORY_LIMIT
 from tokentrace_backend.storage import Database, migration_files
 

@@ -1,4 +1,6 @@
-"""One process, two HTTP servers: OTLP ingest and the correlation API, sharing one Database.
+"""``tokentrace serve`` as a process: OTLP ingest and the correlation API, two HTTP servers
+sharing one Database, wired together here (ingest → writer → storage; derived tables and
+the API read it).
 
 Both uvicorn servers run in the same event loop. Signals are handled here rather than by
 uvicorn (each uvicorn server would otherwise replace the other's handlers): SIGTERM or
@@ -20,7 +22,7 @@ from typing import TextIO
 import uvicorn
 
 from tokentrace_backend.api import create_api_app
-from tokentrace_backend.otlp import (
+from tokentrace_backend.ingest import (
     TRACES_PATH,
     DecodePool,
     DecoderChoice,
@@ -62,7 +64,12 @@ async def serve(settings: ServeSettings, out: TextIO = sys.stdout) -> None:
     try:
         decoders.start()
         otlp_app = create_otlp_app(writer, settings.ingest, decoders)
-        api_app = create_api_app(database, api_key=settings.api_key, ingest_activity=writer)
+        api_app = create_api_app(
+            database,
+            api_key=settings.api.api_key or "",
+            jaeger_url=settings.api.jaeger_url or "",
+            ingest_activity=writer,
+        )
         servers = [
             _QuietSignalsServer(_config(otlp_app, settings.host, settings.otlp_port, "off")),
             # The API's lifespan runs its background refresh of the derived tables.

@@ -2,16 +2,29 @@
 
 Command-line arguments win; the environment is the fallback; defaults come last. Values
 are validated when the settings are built, so a typo fails at start-up, not mid-ingest.
+No other module of the backend reads the environment. A bad value raises
+:class:`tokentrace.SettingsError`, the library's own, so that one error means "bad setting"
+everywhere.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
+
+from tokentrace import SettingsError
+
+__all__ = [
+    "ApiSettings",
+    "IngestSettings",
+    "ServeSettings",
+    "SettingsError",
+]
 
 # --- environment variable names (the documented interface) ---------------------------------
 TOKENTRACE_DB: Final = "TOKENTRACE_DB"
@@ -53,16 +66,14 @@ TOKENTRACE_URL: Final = "TOKENTRACE_URL"
 """API base URL the query commands (``tokentrace tokens|token|errors``) call."""
 
 DEFAULT_DB_PATH: Final = Path("tokentrace.duckdb")
+DECODER_CHOICES: Final = ("auto", "native", "python")
 DEFAULT_DUCKDB_MEMORY_LIMIT: Final = "640MB"
 _MEMORY_LIMIT: Final = re.compile(r"^\d+(\.\d+)?\s*([KMGT]i?B|B|%)$", re.IGNORECASE)
 DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_API_PORT: Final = 8318
 DEFAULT_OTLP_PORT: Final = 4318
 MIB: Final = 1024 * 1024
-
-
-class SettingsError(ValueError):
-    """A setting has a value the backend cannot use."""
+DEFAULT_API_URL: Final = f"http://{DEFAULT_HOST}:{DEFAULT_API_PORT}"
 
 
 @dataclass(frozen=True)
@@ -98,6 +109,34 @@ class IngestSettings:
 
 
 @dataclass(frozen=True)
+class ApiSettings:
+    """How the correlation API answers: its key, and where Jaeger links point."""
+
+    api_key: str | None = None
+    jaeger_url: str | None = None
+
+    @classmethod
+    def resolve(
+        cls,
+        api_key: str | None = None,
+        jaeger_url: str | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> ApiSettings:
+        """Arguments first, then ``TOKENTRACE_API_KEY`` / ``TOKENTRACE_JAEGER_URL``.
+
+        An empty string argument means "none", without looking at the environment.
+        """
+        env = os.environ if environ is None else environ
+        if api_key is None:
+            api_key = env.get(TOKENTRACE_API_KEY)
+        if jaeger_url is None:
+            jaeger_url = env.get(TOKENTRACE_JAEGER_URL)
+        return cls(
+            api_key=api_key or None, jaeger_url=jaeger_url.rstrip("/") if jaeger_url else None
+        )
+
+
+@dataclass(frozen=True)
 class ServeSettings:
     """Everything ``tokentrace serve`` needs to start."""
 
@@ -106,9 +145,59 @@ class ServeSettings:
     host: str
     api_port: int
     otlp_port: int
-    api_key: str | None
-    allow_unauthenticated: bool
+    api: ApiSettings
     ingest: IngestSettings
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        db_path: Path | None = None,
+        host: str = DEFAULT_HOST,
+        api_port: int = DEFAULT_API_PORT,
+        otlp_port: int = DEFAULT_OTLP_PORT,
+        allow_unauthenticated: bool = False,
+        environ: Mapping[str, str] | None = None,
+    ) -> ServeSettings:
+        """Validated settings from the command line's values and the environment.
+
+        Serving the API on a non-loopback address without ``TOKENTRACE_API_KEY`` is refused
+        unless ``allow_unauthenticated``.
+        """
+        api = ApiSettings.resolve(environ=environ)
+        if not is_loopback(host) and api.api_key is None and not allow_unauthenticated:
+            raise SettingsError(
+                f"refusing to serve the API on non-loopback address {host} without "
+                f"{TOKENTRACE_API_KEY}: set it, or pass --allow-unauthenticated"
+            )
+        for flag, port in (("--port", api_port), ("--otlp-port", otlp_port)):
+            if not 0 <= port <= 65535:
+                raise SettingsError(f"{flag} must be a port number, got {port}")
+        return cls(
+            db_path=db_path if db_path is not None else default_db_path(environ),
+            duckdb_memory_limit=duckdb_memory_limit(environ),
+            host=host,
+            api_port=api_port,
+            otlp_port=otlp_port,
+            api=api,
+            ingest=IngestSettings.from_env(environ),
+        )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def api_url(environ: Mapping[str, str] | None = None) -> str:
+    """The API the query commands call: ``TOKENTRACE_URL`` or the local default."""
+    env = os.environ if environ is None else environ
+    return env.get(TOKENTRACE_URL) or DEFAULT_API_URL
 
 
 def duckdb_memory_limit(environ: Mapping[str, str] | None = None) -> str:
@@ -128,9 +217,6 @@ def default_db_path(environ: Mapping[str, str] | None = None) -> Path:
     env = os.environ if environ is None else environ
     value = env.get(TOKENTRACE_DB)
     return Path(value) if value else DEFAULT_DB_PATH
-
-
-DECODER_CHOICES: Final = ("auto", "native", "python")
 
 
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:

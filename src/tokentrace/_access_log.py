@@ -12,9 +12,9 @@ import re
 from collections.abc import Collection, Iterable
 from typing import Final
 
-from tokentrace._failsafe import log_internal_error
-from tokentrace._redact import REDACTED, query_param_pattern
-from tokentrace._sensitive import sensitive_query_params
+from tokentrace._failsafe import failsafe
+from tokentrace._redact import query_param_pattern, sensitive_query_params
+from tokentrace.attributes import REDACTED
 
 ACCESS_LOGGERS: Final = ("uvicorn.access", "werkzeug", "gunicorn.access", "hypercorn.access")
 
@@ -43,14 +43,12 @@ class AccessLogRedactor(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         """Redact in the record's arguments (formatters such as uvicorn's unpack them) and
         in its message template; the record is always kept."""
-        try:
+        with failsafe("access log redaction"):  # a log line must never be lost to tokentrace
             if isinstance(record.args, tuple):
                 record.args = tuple(self._redact(arg) for arg in record.args)
             elif isinstance(record.args, dict):
                 record.args = {key: self._redact(arg) for key, arg in record.args.items()}
             record.msg = self._redact(record.msg)
-        except Exception as error:  # a log line must never be lost to tokentrace
-            log_internal_error("access log redaction", error)
         return True
 
 

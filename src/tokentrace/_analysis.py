@@ -1,4 +1,5 @@
-"""What a request's credential tells the trace: its fingerprint and the claims around it.
+"""What a request's credential tells the trace: its fingerprint, the claims around it and
+its owner.
 
 Framework-neutral; the adapters call :meth:`TokenAnalyzer.analyze` with a header lookup
 and the query string, and put the resulting attributes on the request's SERVER span.
@@ -16,10 +17,10 @@ from opentelemetry.util.types import AttributeValue
 
 from tokentrace import attributes as attr
 from tokentrace._extract import Credential, HeaderLookup, extract_credential
+from tokentrace._failsafe import failsafe
 from tokentrace._fingerprint import Fingerprinter
 from tokentrace._jwt import read_claims
-from tokentrace._owner import CachedOwnerResolver
-from tokentrace._settings import Settings
+from tokentrace._settings import Owner, OwnerResolver, Settings
 
 _CACHE_ENTRIES: Final = 4096
 _MAX_CACHED_VALUE: Final = 1024  # longer header values are analysed each time, not kept
@@ -63,6 +64,30 @@ class TokenInfo:
 
 
 NO_TOKEN = TokenInfo(token_id=None, malformed=False, expires_at=None, claims={})
+
+
+class CachedOwnerResolver:
+    """Calls the application's resolver once per token id; a resolver that raises is
+    logged once and treated as 'unknown' (the request is not affected)."""
+
+    def __init__(self, resolver: OwnerResolver, max_entries: int = 10_000) -> None:
+        self._resolver = resolver
+        self._max_entries = max_entries
+        self._cache: dict[str, Owner | None] = {}
+
+    def resolve(self, token_id: str, claims: Mapping[str, Any]) -> Owner | None:
+        try:
+            return self._cache[token_id]
+        except KeyError:
+            pass
+        with failsafe("owner resolver") as guard:  # the app's own code: never break a request
+            owner = self._resolver(token_id, claims)
+        if guard.failed:
+            return None
+        if len(self._cache) >= self._max_entries:
+            self._cache.clear()
+        self._cache[token_id] = owner
+        return owner
 
 
 class TokenAnalyzer:

@@ -25,12 +25,10 @@ from opentelemetry.util.http import (
     get_custom_headers,
 )
 
-from tokentrace._failsafe import log_internal_error
-from tokentrace._fingerprint import Fingerprinter
+from tokentrace._failsafe import failsafe
+from tokentrace._middleware import TokenMiddleware
 from tokentrace._redact import redact_query_bytes, scrub_span
 from tokentrace._request import RequestState, current_request, enter, leave, write_outcome
-from tokentrace._settings import OwnerResolver
-from tokentrace._tagging import RequestTagger
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -69,48 +67,25 @@ def name_after_route(span: Span, scope: Scope) -> None:
         span.update_name(f"{method} {http_route}")
 
 
-class ASGIMiddleware:
+class ASGIMiddleware(TokenMiddleware[ASGIApp]):
     """Tag each HTTP request's SERVER span with the token's fingerprint and auth outcome.
 
-    ``app.add_middleware(tokentrace.ASGIMiddleware)`` or ``ASGIMiddleware(app)``.
-    Options: ``sources`` (``"header:authorization,query:api_key,cookie:session"``),
-    ``propagate`` (token id in W3C baggage to downstream calls), ``accept_baggage``
-    (trust a token id arriving in baggage when the request has no token of its own: turn
-    off on an internet-facing edge), ``subject_plain``, ``owner_resolver``, ``fingerprinter``;
-    any other keyword goes to contrib's ``OpenTelemetryMiddleware``
-    (``tracer_provider``, ``excluded_urls``, ``http_capture_headers_server_request``, ...).
-    Websocket and lifespan scopes pass through untouched.
+    ``app.add_middleware(tokentrace.ASGIMiddleware)`` or ``ASGIMiddleware(app)``; the
+    options are :class:`~tokentrace._middleware.TokenMiddleware`'s. Headers named in
+    ``http_capture_headers_sanitize_fields`` (or its environment variable) are sanitized
+    along with the credential headers. Websocket and lifespan scopes pass through untouched.
     """
 
-    def __init__(
+    def _instrument(
         self,
         app: ASGIApp,
-        /,
-        *,
-        sources: str | list[str] | tuple[str, ...] | None = None,
-        propagate: bool | None = None,
-        accept_baggage: bool = True,
-        subject_plain: bool | None = None,
-        owner_resolver: OwnerResolver | None = None,
-        fingerprinter: Fingerprinter | None = None,
-        tracer_provider: trace.TracerProvider | None = None,
-        http_capture_headers_sanitize_fields: list[str] | None = None,
-        **otel_options: Any,
+        tracer_provider: trace.TracerProvider | None,
+        otel_options: dict[str, Any],
     ) -> None:
-        self._tagger = RequestTagger(
-            sources=sources,
-            propagate=propagate,
-            accept_baggage=accept_baggage,
-            subject_plain=subject_plain,
-            owner_resolver=owner_resolver,
-            fingerprinter=fingerprinter,
-            tracer_provider=tracer_provider,
-        )
-        settings = self._tagger.settings
-        self._params = settings.redact_query_params
-        self._headers = settings.sensitive_headers
+        self._params = self.settings.redact_query_params
+        self._headers = self.settings.sensitive_headers
         sanitize = set(
-            http_capture_headers_sanitize_fields
+            otel_options.pop("http_capture_headers_sanitize_fields", None)
             or get_custom_headers(OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS)
             or []
         )
@@ -129,17 +104,17 @@ class ASGIMiddleware:
             # is still scrubbed by the span processor when it ends).
             await self._inner(scope, receive, send)
             return
-        state = self._tagger.begin(
+        state = self.begin(
             _header_lookup(scope), bytes(scope.get(_RAW_QUERY) or b"").decode("latin-1")
         )
-        try:
-            existing = self._tagger.claim_server_span(state)
+        with failsafe("ASGI request preparation") as guard:
+            existing = self.claim_server_span(state)
             owned = state.owns_server_span
             self._mark_fastapi_handled(scope, state)
             if owned:
                 self._hide_raw_query(scope, state)
-        except Exception as error:
-            log_internal_error("ASGI request preparation", error)
+        if guard.failed:
+            self._restore_scope(scope, state)  # the app gets its scope as it came
             await self._inner(scope, receive, send)
             return
         reset = enter(state)
@@ -194,14 +169,13 @@ class ASGIMiddleware:
         *,
         scrub: bool,
     ) -> None:
-        try:
+        with failsafe("ASGI span tagging") as guard:
             tagged_send = self._tagged_send(state, span, scope, send, scrub=scrub)
-            self._tagger.tag(state, span)
+            self.tag(state, span)
             if scrub:
                 scrub_span(span, self._params, self._headers)
-            detach = self._tagger.attach_context(state)  # last: nothing can fail after it
-        except Exception as error:
-            log_internal_error("ASGI span tagging", error)
+            detach = self.attach_context(state)  # last: nothing can fail after it
+        if guard.failed:
             await self._inner(scope, receive, send)
             return
         try:
@@ -218,12 +192,10 @@ class ASGIMiddleware:
         async def tagged_send(message: Message) -> None:
             kind = message["type"]
             if kind == "http.response.start":
-                try:
+                with failsafe("ASGI auth outcome"):
                     write_outcome(state, int(message["status"]))
                     if not scrub:
                         name_after_route(span, scope)
-                except Exception as error:
-                    log_internal_error("ASGI auth outcome", error)
             elif scrub and kind == "http.response.body" and not message.get("more_body"):
                 # Response headers were recorded at start; scrub before the span ends.
                 self._scrub_safely(span)
@@ -232,7 +204,5 @@ class ASGIMiddleware:
         return tagged_send
 
     def _scrub_safely(self, span: Span) -> None:
-        try:
+        with failsafe("ASGI attribute scrubbing"):
             scrub_span(span, self._params, self._headers)
-        except Exception as error:
-            log_internal_error("ASGI attribute scrubbing", error)

@@ -14,7 +14,7 @@ from http.cookies import CookieError, SimpleCookie
 from typing import Final
 from urllib.parse import parse_qsl
 
-from tokentrace._sources import TokenSource
+from tokentrace._settings import TokenSource
 
 # Authorization schemes that carry an API key (compared lowercase).
 _API_KEY_SCHEMES: Final = frozenset({"apikey", "api-key", "api_key", "x-api-key", "key"})

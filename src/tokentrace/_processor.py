@@ -24,14 +24,16 @@ from opentelemetry.sdk.trace import Span, SpanProcessor
 from opentelemetry.trace import SpanKind
 
 from tokentrace import attributes as attr
-from tokentrace._failsafe import log_internal_error
-from tokentrace._redact import scrub_header_attributes, scrub_text, scrub_url_attributes
-from tokentrace._request import current_request
-from tokentrace._sensitive import (
+from tokentrace._failsafe import failsafe
+from tokentrace._redact import (
     headers_may_be_captured,
+    scrub_header_attributes,
+    scrub_text,
+    scrub_url_attributes,
     sensitive_headers,
     sensitive_query_params,
 )
+from tokentrace._request import current_request
 from tokentrace._span_internals import (
     attribute_dict,
     rewrite_event_strings,
@@ -53,10 +55,8 @@ class TokenSpanProcessor(SpanProcessor):
     """Copies the request's token id onto each new span; scrubs each span as it ends."""
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        try:
+        with failsafe("span processor"):  # never break span creation
             self._tag(span, parent_context)
-        except Exception as error:  # never break span creation
-            log_internal_error("span processor", error)
 
     def _tag(self, span: Span, parent_context: Context | None) -> None:
         state = current_request()
@@ -88,10 +88,8 @@ class TokenSpanProcessor(SpanProcessor):
             span.set_attribute(attr.TOKEN_ID, token_id)
 
     def _on_ending(self, span: Span) -> None:
-        try:
+        with failsafe("span scrubbing"):  # never break span ending
             self._scrub(span)
-        except Exception as error:  # never break span ending
-            log_internal_error("span scrubbing", error)
 
     def _scrub(self, span: Span) -> None:
         plain = attribute_dict(span)
@@ -108,6 +106,5 @@ class TokenSpanProcessor(SpanProcessor):
         if state is None or not state.token.secret:
             return
         secrets = state.token.secrets()
-        if getattr(span, "_events", None):
-            rewrite_event_strings(span, lambda text: scrub_text(text, secrets))
+        rewrite_event_strings(span, lambda text: scrub_text(text, secrets))
         rewrite_status_description(span, lambda text: scrub_text(text, secrets))

@@ -8,15 +8,21 @@ from opentelemetry import trace
 from opentelemetry.util.types import AttributeValue
 
 from tokentrace import attributes as attr
-from tokentrace._failsafe import log_internal_error
+from tokentrace._failsafe import failsafe
 from tokentrace._fingerprint import default_fingerprinter
-from tokentrace._outcome import AuthOutcome, parse_outcome
-from tokentrace._redact import REDACTED, query_param_pattern, scrub_text
+from tokentrace._redact import query_param_pattern, scrub_text, sensitive_query_params
 from tokentrace._request import current_request
-from tokentrace._sensitive import sensitive_query_params
 from tokentrace._version import __version__
+from tokentrace.attributes import LIFECYCLE_EVENTS, REDACTED, AuthOutcome
 
-LIFECYCLE_EVENTS = ("created", "rotated", "revoked", "renewed", "expired")
+
+def parse_outcome(value: str | AuthOutcome) -> AuthOutcome:
+    """Validate an outcome given by the app; raises ValueError naming the allowed values."""
+    try:
+        return AuthOutcome(value)
+    except ValueError:
+        allowed = ", ".join(outcome.value for outcome in AuthOutcome)
+        raise ValueError(f"unknown auth outcome {value!r}; expected one of: {allowed}") from None
 
 
 def present(values: dict[str, str | None]) -> dict[str, AttributeValue]:
@@ -58,7 +64,7 @@ def record_auth(
     token is cut out.
     """
     parsed = parse_outcome(outcome)
-    try:
+    with failsafe("record_auth"):
         state = current_request()
         span = (state.span if state is not None else None) or trace.get_current_span()
         values: dict[str, AttributeValue] = {
@@ -78,8 +84,6 @@ def record_auth(
             state.recorded = parsed
         if span.is_recording():
             span.set_attributes(values)
-    except Exception as error:
-        log_internal_error("record_auth", error)
 
 
 def record_lifecycle(

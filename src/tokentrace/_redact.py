@@ -1,26 +1,83 @@
-"""Keep raw tokens out of URL and header span attributes.
+"""Keep raw tokens out of URL and header span attributes, and out of free text.
 
 The official instrumentation records ``url.query``, ``url.full``, ``http.target`` and
 ``http.url`` and, on request, raw header values. tokentrace redacts token-bearing query
 parameters (the key stays, the value becomes ``REDACTED``, as the semantic conventions do)
 and sensitive headers, before the attributes are made where it can, and by rewriting
 the attributes of a span it does not own.
+
+The process-wide lists of what to redact live here too: every middleware adds the sources
+it was configured with, so that the span processor (one per tracer provider) scrubs what
+any of them would treat as a token.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import threading
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any, Final
 from urllib.parse import quote, unquote_plus
 
 from opentelemetry.trace import Span
 
-REDACTED: Final = "REDACTED"
-REDACTED_HEADER: Final = "[REDACTED]"  # what the OTel header sanitizer writes
+from tokentrace.attributes import (
+    CREDENTIAL_HEADERS,
+    CREDENTIAL_QUERY_PARAMS,
+    REDACTED,
+    REDACTED_HEADER,
+    captured_header_name,
+)
 
 URL_ATTRIBUTES: Final = ("url.query", "url.full", "http.target", "http.url")
-_HEADER_PREFIXES: Final = ("http.request.header.", "http.response.header.")
+
+# --- what the process redacts (copy-on-write: lock-free reads on the hot path) ------------
+
+_lock = threading.Lock()
+_params: frozenset[str] = CREDENTIAL_QUERY_PARAMS
+_headers: frozenset[str] = CREDENTIAL_HEADERS
+
+_HEADER_CAPTURE_VARIABLES: Final = tuple(
+    f"OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_{side}_{direction}"
+    for side in ("SERVER", "CLIENT")
+    for direction in ("REQUEST", "RESPONSE")
+)
+
+
+def headers_captured_by_environment() -> bool:
+    """Whether the OTel instrumentations are asked (by their environment variables) to
+    record header values."""
+    return any(os.environ.get(name) for name in _HEADER_CAPTURE_VARIABLES)
+
+
+_headers_captured = headers_captured_by_environment()
+
+
+def register(params: Iterable[str], headers: Iterable[str]) -> None:
+    """Add a middleware's sources; re-read whether any instrumentation captures headers
+    (the OTel instrumentations take that from these environment variables)."""
+    global _params, _headers, _headers_captured  # noqa: PLW0603 - copy-on-write, lock-free reads
+    with _lock:
+        _params = _params | frozenset(params)
+        _headers = _headers | frozenset(name.lower() for name in headers)
+        _headers_captured = headers_captured_by_environment()
+
+
+def headers_may_be_captured() -> bool:
+    """Whether captured-header span attributes can exist (so must be scrubbed)."""
+    return _headers_captured
+
+
+def sensitive_query_params() -> frozenset[str]:
+    return _params
+
+
+def sensitive_headers() -> frozenset[str]:
+    return _headers
+
+
+# --- URLs and headers ----------------------------------------------------------------------
 
 
 def _param_key(pair: str) -> str:
@@ -66,13 +123,6 @@ def redact_query_bytes(query: bytes, params: Collection[str]) -> bytes:
     return query if redacted is text else redacted.encode("latin-1")
 
 
-def _is_sensitive_header_attribute(key: str, headers: Collection[str]) -> bool:
-    if not key.startswith(_HEADER_PREFIXES):
-        return False
-    name = key.split(".", 3)[3].replace("_", "-")
-    return name in headers
-
-
 def scrub_url_attributes(attributes: Mapping[str, Any], params: Collection[str]) -> dict[str, Any]:
     """Replacement values for URL attributes that carry a token; empty if none."""
     changes: dict[str, Any] = {}
@@ -95,9 +145,10 @@ def scrub_header_attributes(
     value that holds a URL (``Location``, ``Referer``) loses its token-bearing parameters."""
     changes: dict[str, Any] = {}
     for key, value in attributes.items():
-        if not key.startswith(_HEADER_PREFIXES):
+        name = captured_header_name(key)
+        if name is None:
             continue
-        if _is_sensitive_header_attribute(key, headers):
+        if name in headers:
             if value != (REDACTED_HEADER,):
                 changes[key] = (REDACTED_HEADER,)
         elif isinstance(value, tuple | list):
@@ -130,6 +181,9 @@ def scrub_span(span: Span, params: Collection[str], headers: Collection[str]) ->
     changes = scrub_attributes(attributes, params, headers)
     if changes:
         span.set_attributes(changes)
+
+
+# --- free text -----------------------------------------------------------------------------
 
 
 def query_param_pattern(params: Collection[str]) -> re.Pattern[str]:

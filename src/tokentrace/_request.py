@@ -1,4 +1,5 @@
-"""Per-request state shared by the adapters, the span processor and ``record_auth``.
+"""Per-request state shared by the adapters, the span processor and ``record_auth``, and
+the auth outcome a response implies when the app records none.
 
 The state lives in a context variable, so ``record_auth`` called from the app's own auth
 code (a FastAPI dependency, a Flask ``before_request``, a Django backend) finds the
@@ -16,7 +17,7 @@ from opentelemetry.util.types import AttributeValue
 
 from tokentrace import attributes as attr
 from tokentrace._analysis import TokenInfo
-from tokentrace._outcome import AuthOutcome, infer_outcome
+from tokentrace.attributes import AuthOutcome
 
 
 class RequestState:
@@ -49,6 +50,37 @@ def enter(state: RequestState) -> object:
 
 def leave(reset_token: object) -> None:
     _current.reset(reset_token)  # type: ignore[arg-type]
+
+
+def infer_outcome(
+    status: int,
+    *,
+    has_token: bool,
+    malformed: bool,
+    expires_at: int | None,
+    now: float,
+) -> AuthOutcome | None:
+    """The outcome a response status implies, or None when it says nothing about auth.
+
+    401 without a token is ``missing`` (``malformed`` when an unusable credential was
+    sent), 401 with ``exp`` in the past ``expired``, other 401 ``invalid``; 403 is
+    ``forbidden``, 429 ``rate_limited``; a token with a status below 400 is ``success``.
+    """
+    if status == 401:
+        if malformed:
+            return AuthOutcome.MALFORMED
+        if not has_token:
+            return AuthOutcome.MISSING
+        if expires_at is not None and expires_at < now:
+            return AuthOutcome.EXPIRED
+        return AuthOutcome.INVALID
+    if status == 403:
+        return AuthOutcome.FORBIDDEN
+    if status == 429:
+        return AuthOutcome.RATE_LIMITED
+    if has_token and status < 400:
+        return AuthOutcome.SUCCESS
+    return None
 
 
 _INFERRED: Final[dict[AuthOutcome, dict[str, AttributeValue]]] = {

@@ -18,12 +18,11 @@ from opentelemetry import context, trace
 from opentelemetry.instrumentation.wsgi import OpenTelemetryMiddleware
 from opentelemetry.trace import Span
 
-from tokentrace._failsafe import log_internal_error
-from tokentrace._fingerprint import Fingerprinter
-from tokentrace._redact import REDACTED_HEADER, redact_query, redact_url
+from tokentrace._failsafe import failsafe
+from tokentrace._middleware import TokenMiddleware
+from tokentrace._redact import redact_query, redact_url
 from tokentrace._request import RequestState, current_request, enter, leave, write_outcome
-from tokentrace._settings import OwnerResolver
-from tokentrace._tagging import RequestTagger
+from tokentrace.attributes import REDACTED_HEADER
 
 Environ = dict[str, Any]
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
@@ -37,7 +36,7 @@ def _environ_key(header: str) -> str:
     return "HTTP_" + header.upper().replace("-", "_")
 
 
-class WSGIMiddleware:
+class WSGIMiddleware(TokenMiddleware[WSGIApp]):
     """Tag each request's SERVER span with the token's fingerprint and auth outcome.
 
     ``app.wsgi_app = tokentrace.WSGIMiddleware(app.wsgi_app)`` (Flask) or wrap Django's
@@ -45,31 +44,14 @@ class WSGIMiddleware:
     ``tracer_provider`` and other keywords go to contrib's WSGI middleware.
     """
 
-    def __init__(
+    def _instrument(
         self,
         app: WSGIApp,
-        /,
-        *,
-        sources: str | list[str] | tuple[str, ...] | None = None,
-        propagate: bool | None = None,
-        accept_baggage: bool = True,
-        subject_plain: bool | None = None,
-        owner_resolver: OwnerResolver | None = None,
-        fingerprinter: Fingerprinter | None = None,
-        tracer_provider: trace.TracerProvider | None = None,
-        **otel_options: Any,
+        tracer_provider: trace.TracerProvider | None,
+        otel_options: dict[str, Any],
     ) -> None:
-        self._tagger = RequestTagger(
-            sources=sources,
-            propagate=propagate,
-            accept_baggage=accept_baggage,
-            subject_plain=subject_plain,
-            owner_resolver=owner_resolver,
-            fingerprinter=fingerprinter,
-            tracer_provider=tracer_provider,
-        )
-        self._params = self._tagger.settings.redact_query_params
-        self._headers = self._tagger.settings.sensitive_headers
+        self._params = self.settings.redact_query_params
+        self._headers = self.settings.sensitive_headers
         self._header_keys = tuple(_environ_key(name) for name in sorted(self._headers))
         self.wsgi = app
         self._otel = OpenTelemetryMiddleware(
@@ -77,16 +59,16 @@ class WSGIMiddleware:
         )
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        state = self._tagger.begin(
+        state = self.begin(
             lambda name: environ.get(_environ_key(name)), environ.get("QUERY_STRING", "")
         )
-        try:
-            existing = self._tagger.claim_server_span(state)
+        with failsafe("WSGI request preparation") as guard:
+            existing = self.claim_server_span(state)
             owned = state.owns_server_span
             if owned:
                 self._hide_raw_values(environ, state)
-        except Exception as error:
-            log_internal_error("WSGI request preparation", error)
+        if guard.failed:
+            environ.update(state.saved)  # the app gets its environ as it came
             return self.wsgi(environ, start_response)
         reset = enter(state)
         try:
@@ -133,12 +115,11 @@ class WSGIMiddleware:
         # A span opened by an outer WSGI instrumentation needs no scrubbing here: WSGI
         # instrumentations capture headers only as the environment asks, and the span
         # processor scrubs URLs and such headers on every span as it ends.
-        try:
+        with failsafe("WSGI span tagging") as guard:
             tagged_start_response = self._tagged_start_response(state, start_response)
-            self._tagger.tag(state, span)
-            detach = self._tagger.attach_context(state)  # last: nothing can fail after it
-        except Exception as error:
-            log_internal_error("WSGI span tagging", error)
+            self.tag(state, span)
+            detach = self.attach_context(state)  # last: nothing can fail after it
+        if guard.failed:
             return self.wsgi(environ, start_response)
         try:
             body = self.wsgi(environ, tagged_start_response)
@@ -147,17 +128,15 @@ class WSGIMiddleware:
                 context.detach(detach)  # type: ignore[arg-type]
         if isinstance(body, list | tuple):
             return body  # already complete: nothing runs while it is sent
-        return StreamingBody(body, state, self._tagger)
+        return StreamingBody(body, state, self)
 
     @staticmethod
     def _tagged_start_response(state: RequestState, start_response: StartResponse) -> StartResponse:
         def tagged_start_response(
             status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
         ) -> Callable[[bytes], object]:
-            try:
+            with failsafe("WSGI auth outcome"):
                 write_outcome(state, int(status.split(" ", 1)[0]))
-            except Exception as error:
-                log_internal_error("WSGI auth outcome", error)
             if exc_info is None:
                 return start_response(status, headers)
             return start_response(status, headers, exc_info)
@@ -170,10 +149,12 @@ class StreamingBody:
     after the middleware returned: re-enter the request (for ``record_auth`` and the span
     processor) and its baggage around each step and around ``close()``."""
 
-    def __init__(self, body: Iterable[bytes], state: RequestState, tagger: RequestTagger) -> None:
+    def __init__(
+        self, body: Iterable[bytes], state: RequestState, middleware: WSGIMiddleware
+    ) -> None:
         self._body = body
         self._state = state
-        self._tagger = tagger
+        self._middleware = middleware
 
     def __iter__(self) -> Iterator[bytes]:
         chunks = iter(self._body)
@@ -195,10 +176,8 @@ class StreamingBody:
     def _request_context(self) -> Iterator[None]:
         reset = enter(self._state)
         detach = None
-        try:
-            detach = self._tagger.attach_context(self._state)
-        except Exception as error:
-            log_internal_error("WSGI streaming context", error)
+        with failsafe("WSGI streaming context"):
+            detach = self._middleware.attach_context(self._state)
         try:
             yield
         finally:

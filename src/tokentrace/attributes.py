@@ -1,11 +1,15 @@
-"""Span attribute names: the contract between the tokentrace library and its backend.
+"""The vocabulary shared by the tokentrace library and its backend: span attribute names,
+the values they take, and the markers and header names of redaction.
 
 OpenTelemetry has no semantic convention for credentials or authentication outcomes, so
-tokentrace uses its own ``tokentrace.`` namespace. See DESIGN.md for the meaning of each.
+tokentrace uses its own ``tokentrace.`` namespace. Each attribute is described in
+docs/library.md#span-attributes. The backend imports every name and value from here, so
+the two sides cannot drift apart.
 """
 
 from __future__ import annotations
 
+import enum
 from typing import Final
 
 TOKEN_ID: Final = "tokentrace.token.id"
@@ -28,11 +32,57 @@ AUTH_OUTCOME_SOURCE: Final = "tokentrace.auth.outcome_source"
 AUTH_REASON: Final = "tokentrace.auth.reason"
 AUTH_REQUIRED_SCOPES: Final = "tokentrace.auth.required_scopes"
 
-# Lifecycle events (record_lifecycle) are span events with these attributes.
+
+class AuthOutcome(str, enum.Enum):
+    """The values of ``tokentrace.auth.outcome``."""
+
+    SUCCESS = "success"
+    MISSING = "missing"
+    MALFORMED = "malformed"
+    INVALID = "invalid"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    INSUFFICIENT_SCOPE = "insufficient_scope"
+    FORBIDDEN = "forbidden"
+    RATE_LIMITED = "rate_limited"
+    ERROR = "error"
+
+
+# Lifecycle events (record_lifecycle) are short INTERNAL spans with these attributes.
 LIFECYCLE_EVENT_NAME: Final = "tokentrace.lifecycle"
 LIFECYCLE_EVENT: Final = "tokentrace.lifecycle.event"
 LIFECYCLE_NEW_TOKEN_ID: Final = "tokentrace.lifecycle.new_token_id"
 LIFECYCLE_ACTOR: Final = "tokentrace.lifecycle.actor"
+LIFECYCLE_EVENTS: Final = ("created", "rotated", "revoked", "renewed", "expired")
+"""The values of ``tokentrace.lifecycle.event``."""
 
 # The W3C baggage member that carries the token id to downstream services.
 BAGGAGE_TOKEN_ID: Final = TOKEN_ID
+
+# --- redaction ----------------------------------------------------------------------------
+REDACTED: Final = "REDACTED"
+"""What replaces a token-bearing value in a URL (``?api_key=REDACTED``), as the HTTP
+semantic conventions ask for ``url.query``; also what replaces a raw token cut out of text."""
+REDACTED_HEADER: Final = "[REDACTED]"
+"""What replaces a credential header's captured value: the marker OpenTelemetry's own
+header sanitizer writes, so that a header looks the same whoever sanitized it."""
+
+CREDENTIAL_HEADERS: Final = frozenset(
+    {"authorization", "proxy-authorization", "x-api-key", "api-key", "cookie", "set-cookie"}
+)
+"""Headers whose values are credentials, whatever token sources are configured: their
+captured values never leave the library, nor are they stored by the backend."""
+CREDENTIAL_QUERY_PARAMS: Final = frozenset({"api_key", "access_token", "token", "key"})
+"""Query parameters redacted in every URL attribute, whatever token sources are configured."""
+HEADER_ATTRIBUTE_PREFIXES: Final = ("http.request.header.", "http.response.header.")
+"""The prefixes of OpenTelemetry's opt-in captured-header attributes."""
+
+
+def captured_header_name(attribute_key: str) -> str | None:
+    """The header a captured-header attribute holds, lowercase and with ``-``
+    (``http.request.header.x_api_key`` → ``x-api-key``); None for any other attribute."""
+    lowered = attribute_key.lower()
+    for prefix in HEADER_ATTRIBUTE_PREFIXES:
+        if lowered.startswith(prefix):
+            return lowered[len(prefix) :].replace("_", "-")
+    return None

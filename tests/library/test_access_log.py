@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 import tokentrace
-from tests.library.conftest import serve_wsgi
 from tests.library.tokens import QUERY_KEY
+from tests.loopback import serve_wsgi
 
 
 @pytest.fixture

@@ -15,8 +15,9 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 import tokentrace
-from tests.library.conftest import serve_asgi, wait_for_server_spans
+from tests.library.server_spans import wait_for_server_spans
 from tests.library.tokens import BEARER, JWT_EXPIRED, JWT_VALID, QUERY_KEY
+from tests.loopback import serve_asgi
 from tokentrace import attributes as attr
 from tokentrace.testing import SpanRecorder
 

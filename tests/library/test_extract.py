@@ -3,7 +3,7 @@ import base64
 import pytest
 
 from tokentrace._extract import Credential, extract_credential
-from tokentrace._sources import DEFAULT_SOURCES, parse_sources
+from tokentrace._settings import DEFAULT_SOURCES, parse_sources
 
 
 def extract(

@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 import tokentrace
-from tests.library.conftest import serve_asgi, serve_wsgi, wait_for_server_spans
+from tests.library.server_spans import wait_for_server_spans
+from tests.loopback import serve_asgi, serve_wsgi
 from tokentrace import attributes as attr
 from tokentrace._analysis import TokenAnalyzer
 from tokentrace.testing import SpanRecorder
@@ -96,6 +97,7 @@ def test_empty_bearer_is_malformed_on_401(recorder: SpanRecorder) -> None:
     assert attr.TOKEN_ID not in span.attributes
 
 
+@pytest.mark.usefixtures("swallowed_internal_errors")
 def test_owner_resolver_that_raises_is_logged_once(
     recorder: SpanRecorder, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -129,6 +131,7 @@ def test_owner_resolver_result_is_recorded_and_cached(recorder: SpanRecorder) ->
     assert spans[0].attributes and spans[0].attributes[attr.TOKEN_NAME] == "billing nightly"
 
 
+@pytest.mark.usefixtures("swallowed_internal_errors")
 def test_internal_error_is_swallowed_and_the_app_still_answers(
     monkeypatch: pytest.MonkeyPatch, recorder: SpanRecorder, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -24,8 +24,9 @@ from opentelemetry.trace import SpanKind
 from starlette.responses import PlainTextResponse
 
 import tokentrace
-from tests.library.conftest import serve_asgi, serve_wsgi, wait_for_server_spans
+from tests.library.server_spans import wait_for_server_spans
 from tests.library.tokens import NOW, make_jwt
+from tests.loopback import serve_asgi, serve_wsgi
 from tokentrace import attributes as attr
 from tokentrace.testing import SpanRecorder
 
@@ -337,7 +338,7 @@ def test_propagation_off_also_stops_forwarding_an_upstream_id() -> None:
 
     token = context.attach(baggage.set_baggage(attr.BAGGAGE_TOKEN_ID, "a" * 32))
     try:
-        detach = tagger_app._tagger.attach_context(RequestState(NO_TOKEN))
+        detach = tagger_app.attach_context(RequestState(NO_TOKEN))
         assert baggage.get_baggage(attr.BAGGAGE_TOKEN_ID) is None
         context.detach(detach)  # type: ignore[arg-type]
     finally:

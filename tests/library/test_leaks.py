@@ -22,7 +22,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 import tokentrace
-from tests.library.conftest import serve_asgi, serve_wsgi, wait_for_server_spans
+from tests.library.server_spans import wait_for_server_spans
 from tests.library.tokens import (
     ALL_SECRETS,
     API_KEY,
@@ -33,6 +33,7 @@ from tests.library.tokens import (
     JWT_VALID,
     QUERY_KEY,
 )
+from tests.loopback import serve_asgi, serve_wsgi
 from tokentrace.testing import SpanRecorder
 
 SOURCES = "header:authorization,header:x-api-key,query:api_key,query:token,cookie:session"

@@ -1,7 +1,9 @@
 import pytest
 
 import tokentrace
-from tokentrace._outcome import AuthOutcome, infer_outcome, parse_outcome
+from tokentrace._record import parse_outcome
+from tokentrace._request import infer_outcome
+from tokentrace.attributes import AuthOutcome
 
 NOW = 1_800_000_000.0
 

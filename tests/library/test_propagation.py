@@ -15,7 +15,8 @@ from opentelemetry.instrumentation.sqlite3 import SQLite3Instrumentor
 from opentelemetry.trace import SpanKind
 
 import tokentrace
-from tests.library.conftest import serve_asgi, serve_wsgi, wait_for_server_spans
+from tests.library.server_spans import wait_for_server_spans
+from tests.loopback import serve_asgi, serve_wsgi
 from tokentrace import attributes as attr
 from tokentrace.testing import SpanRecorder
 

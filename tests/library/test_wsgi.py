@@ -12,8 +12,9 @@ from opentelemetry.instrumentation.flask import FlaskInstrumentor
 from opentelemetry.trace import SpanKind
 
 import tokentrace
-from tests.library.conftest import serve_wsgi, wait_for_server_spans
+from tests.library.server_spans import wait_for_server_spans
 from tests.library.tokens import API_KEY, BASIC_ENCODED, BASIC_USER, BEARER, QUERY_KEY
+from tests.loopback import serve_wsgi
 from tokentrace import attributes as attr
 from tokentrace.testing import SpanRecorder
 

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-import threading
-import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI
 
-from tokentrace_backend.queries import DerivedTables
+from tokentrace_backend.derived import (
+    BackgroundRefresh,
+    IngestActivity,
+    RefreshSchedule,
+    derived_tables_of,
+)
+from tokentrace_backend.derived.background import DEFAULT_INTERVAL_SECONDS
+from tokentrace_backend.settings import ApiSettings
+from tokentrace_backend.storage.database import ReadableDatabase
 
 from . import graph_router, tokens_router, traces_router
 from .auth import require_api_key
-from .background_refresh import BackgroundRefresh
-from .database import ReadableDatabase
 from .errors import install_error_handlers
-from .refresh_schedule import DEFAULT_INTERVAL_SECONDS, IngestActivity, RefreshSchedule
-from .settings import ApiSettings
 
 
 def create_api_app(
@@ -38,10 +40,10 @@ def create_api_app(
     When the server runs the app's lifespan, a background thread keeps the derived
     per-token tables caught up, at most every ``refresh_interval`` seconds. Given the
     writer as ``ingest_activity``, it defers to ingest: it runs when the writer is idle and
-    at a bounded duty cycle while it is busy (see ``refresh_schedule``). Either way each
+    at a bounded duty cycle while it is busy (see ``derived.background``). Either way each
     request catches up before reading, so answers include every acknowledged span.
     """
-    derived = _derived_tables_of(database)
+    derived = derived_tables_of(database)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -69,20 +71,3 @@ def create_api_app(
     app.include_router(api)
     install_error_handlers(app)
     return app
-
-
-# One DerivedTables (one refresh lock) per database, however many apps serve it: two
-# refreshers of the same file would otherwise race for the same batches.
-_DERIVED_BY_DATABASE: weakref.WeakKeyDictionary[ReadableDatabase, DerivedTables] = (
-    weakref.WeakKeyDictionary()
-)
-_DERIVED_LOCK = threading.Lock()
-
-
-def _derived_tables_of(database: ReadableDatabase) -> DerivedTables:
-    with _DERIVED_LOCK:
-        derived = _DERIVED_BY_DATABASE.get(database)
-        if derived is None:
-            derived = DerivedTables()
-            _DERIVED_BY_DATABASE[database] = derived
-        return derived

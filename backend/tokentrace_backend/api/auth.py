@@ -6,8 +6,9 @@ import hmac
 
 from fastapi import Request
 
+from tokentrace_backend.settings import ApiSettings
+
 from .errors import Unauthorized
-from .settings import ApiSettings
 
 
 def require_api_key(request: Request) -> None:

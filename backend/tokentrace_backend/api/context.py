@@ -9,10 +9,9 @@ from typing import Annotated
 import duckdb
 from fastapi import Depends, Request
 
-from tokentrace_backend.queries import DerivedTables
-
-from .database import ReadableDatabase
-from .settings import ApiSettings
+from tokentrace_backend.derived import DerivedTables
+from tokentrace_backend.settings import ApiSettings
+from tokentrace_backend.storage.database import ReadableDatabase
 
 logger = logging.getLogger(__name__)
 

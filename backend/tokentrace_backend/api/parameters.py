@@ -7,28 +7,16 @@ reaches SQL only as bound parameters.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import Depends, Path, Query
 
+from tokentrace.attributes import AuthOutcome
 from tokentrace_backend.queries import QueryFilters, Window
 from tokentrace_backend.queries.timestamps import ns_from_datetime
 
 from .errors import invalid_parameter
 from .time_parameters import DEFAULT_WINDOW, parse_instant
-
-AuthOutcome = Literal[
-    "success",
-    "missing",
-    "malformed",
-    "invalid",
-    "expired",
-    "revoked",
-    "insufficient_scope",
-    "forbidden",
-    "rate_limited",
-    "error",
-]
 
 HEX_ID_32 = r"^[0-9a-fA-F]{32}$"
 MAX_LIMIT = 1_000
@@ -64,7 +52,9 @@ def query_filters(
     if since_at >= until_at:
         raise invalid_parameter("query", "since", "since must be before until", since)
     window = Window(since_ns=ns_from_datetime(since_at), until_ns=ns_from_datetime(until_at))
-    return QueryFilters(window=window, service=service, outcome=outcome)
+    return QueryFilters(
+        window=window, service=service, outcome=None if outcome is None else outcome.value
+    )
 
 
 def _instant(name: str, text: str, now: datetime) -> datetime:

@@ -6,9 +6,10 @@ from typing import Any
 
 import duckdb
 
+from tokentrace_backend.storage.sql import load_sql, run
+
 from .filters import QueryFilters
 from .results import DependencyGraph, Edge, Node
-from .sql_files import load_sql, run
 from .timestamps import datetime_from_ns
 from .tokens import KnownToken
 
@@ -20,7 +21,7 @@ def token_dependencies(
 ) -> DependencyGraph:
     """The graph drawn by the calls in the token's traces (made on its behalf)."""
     parameters = {**filters.parameters(), "token_number": token.number}
-    rows = run(cursor, load_sql("dependency_edges"), parameters).fetchall()
+    rows = run(cursor, load_sql("queries/dependency_edges"), parameters).fetchall()
     return _graph(token.token_id, filters, rows)
 
 
@@ -32,7 +33,7 @@ def global_dependencies(
     Read from the per-minute aggregate: calls and errors of the minutes starting inside
     the window, p95 from merged duration histograms (within ~5%).
     """
-    rows = run(cursor, load_sql("global_dependency_edges"), filters.parameters()).fetchall()
+    rows = run(cursor, load_sql("queries/global_dependency_edges"), filters.parameters()).fetchall()
     return _graph(None, filters, rows)
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import duckdb
 
+from tokentrace_backend.storage.sql import load_sql, run
+
 from .filters import QueryFilters
 from .results import Timeline, TimelineBucket
-from .sql_files import load_sql, run
 from .timestamps import NS_PER_SECOND, datetime_from_ns
 from .tokens import KnownToken
 
@@ -40,7 +41,7 @@ def token_timeline(
         "token_number": token.number,
         "bucket_ns": seconds * NS_PER_SECOND,
     }
-    rows = run(cursor, load_sql("timeline"), parameters).fetchall()
+    rows = run(cursor, load_sql("queries/timeline"), parameters).fetchall()
     return Timeline(
         token_id=token.token_id,
         since=datetime_from_ns(window.since_ns),

@@ -6,10 +6,11 @@ from typing import Any
 
 import duckdb
 
+from tokentrace_backend.storage.sql import load_sql, run
+
 from .filters import QueryFilters
 from .jaeger import jaeger_trace_url
 from .results import ErrorGroup, ErrorPage
-from .sql_files import load_sql, run
 from .timestamps import datetime_from_ns
 from .tokens import KnownToken
 
@@ -32,7 +33,7 @@ def token_errors(
         "limit": limit + 1,
         "offset": offset,
     }
-    rows = run(cursor, load_sql("token_errors"), parameters).fetchall()
+    rows = run(cursor, load_sql("queries/token_errors"), parameters).fetchall()
     return ErrorPage(
         token_id=token.token_id,
         since=datetime_from_ns(filters.window.since_ns),

@@ -6,6 +6,8 @@ from typing import Any
 
 import duckdb
 
+from tokentrace_backend.storage.sql import load_sql, run
+
 from .filters import QueryFilters
 from .results import (
     ClientStats,
@@ -16,7 +18,6 @@ from .results import (
     ServiceStats,
     TokenSummary,
 )
-from .sql_files import load_sql, run
 from .timestamps import datetime_from_ns, optional_datetime_from_ns
 from .tokens import KnownToken
 
@@ -34,7 +35,7 @@ def token_summary(
         "token_id": token.token_id,
         "token_number": token.number,
     }
-    row = run(cursor, load_sql("token_summary"), parameters).fetchone()
+    row = run(cursor, load_sql("queries/token_summary"), parameters).fetchone()
     assert row is not None  # an aggregate-only SELECT always returns one row
     (
         first_seen_ns,

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 import duckdb
 
+from tokentrace_backend.storage.sql import load_sql, run
+
 from .filters import QueryFilters
 from .results import TokenListItem, TokenPage
-from .sql_files import load_sql, run
 from .timestamps import datetime_from_ns
 
 
@@ -17,7 +18,7 @@ def list_tokens(
 ) -> TokenPage:
     """One page of tokens, most recently active first; ``next_offset`` is None on the last."""
     parameters = {**filters.parameters(), "limit": limit + 1, "offset": offset}
-    rows = run(cursor, load_sql("tokens"), parameters).fetchall()
+    rows = run(cursor, load_sql("queries/tokens"), parameters).fetchall()
     tokens = [
         TokenListItem(
             token_id=token_id,
@@ -61,7 +62,10 @@ class KnownToken:
 
 def find_token(cursor: duckdb.DuckDBPyConnection, token_id: str) -> KnownToken | None:
     """The token, or None when no span ever carried this id."""
-    row = run(cursor, load_sql("token_exists"), {"token_id": token_id}).fetchone()
+    row = cursor.execute(
+        "SELECT token_number, key_id, owner, name FROM token_dim WHERE token_id = $token_id",
+        {"token_id": token_id},
+    ).fetchone()
     if row is None:
         return None
     number, key_id, owner, name = row

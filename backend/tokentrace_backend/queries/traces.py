@@ -7,10 +7,11 @@ from typing import Any
 
 import duckdb
 
+from tokentrace_backend.derived import linked_spans_sql
+from tokentrace_backend.storage.sql import load_sql, run
+
 from .jaeger import jaeger_trace_url
-from .linking import linked_spans_sql
 from .results import TraceDetail, TraceSpan
-from .sql_files import run
 from .timestamps import datetime_from_ns, ms_from_ns
 
 SPAN_KINDS = {
@@ -27,12 +28,17 @@ STATUS_CODES = {0: "unset", 1: "ok", 2: "error"}
 _ALL_TIME = {"link_since_ns": -(2**63), "link_until_ns": 2**63 - 1, "link_max_batch": 2**64 - 1}
 
 
+_TRACE_SPANS = linked_spans_sql(
+    "selected_traces AS (SELECT $trace_id::BLOB AS trace_id)", load_sql("queries/trace_spans")
+)
+
+
 def trace_detail(
     cursor: duckdb.DuckDBPyConnection, trace_id: str, *, jaeger_url: str | None = None
 ) -> TraceDetail | None:
     """The trace's spans in start order, or None when no span of it is stored."""
     parameters = {**_ALL_TIME, "trace_id": bytes.fromhex(trace_id)}
-    rows = run(cursor, linked_spans_sql("one_trace", "trace_spans"), parameters).fetchall()
+    rows = run(cursor, _TRACE_SPANS, parameters).fetchall()
     if not rows:
         return None
     spans = [_span(row) for row in rows]

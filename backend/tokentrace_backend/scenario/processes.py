@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -104,19 +105,40 @@ class ManagedProcess:
         """Whether the process is alive."""
         return self._process is not None and self._process.poll() is None
 
-    def stop(self, timeout: float = 15.0) -> None:
-        """SIGTERM, wait, then SIGKILL the whole process group."""
+    @property
+    def pid(self) -> int:
+        """The process id (of the last start)."""
+        if self._process is None:
+            raise RuntimeError(f"{self.name} was never started")
+        return self._process.pid
+
+    def poll(self) -> int | None:
+        """The exit code, or None while it runs (or was never started)."""
+        return None if self._process is None else self._process.poll()
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """SIGTERM and wait for a clean exit (the process stops its own children); SIGKILL
+        the whole process group if it is not gone after ``timeout``. Returns the exit code
+        (None if it was never started)."""
         process = self._process
-        if process is None or process.poll() is not None:
-            return
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=timeout)
-        except ProcessLookupError:
-            pass  # it exited between the poll and the signal
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=timeout)
+        if process is None:
+            return None
+        if process.poll() is None:
+            try:
+                process.send_signal(signal.SIGTERM)
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+        return process.wait(timeout=timeout)
+
+    def kill(self) -> None:
+        """SIGKILL the process alone: no flush, no goodbye (a power cut). Its children are
+        left to notice, as they would be after a real crash."""
+        process = self._process
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
 
     def log_tail(self, lines: int = 40) -> str:
         """The last lines of the process's output, for failure messages."""

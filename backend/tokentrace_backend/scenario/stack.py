@@ -70,6 +70,7 @@ class Backend:
     api_port: int = field(default_factory=free_port)
     otlp_port: int = field(default_factory=free_port)
     env: dict[str, str] = field(default_factory=dict)
+    name: str = "backend"  # of its log file, <log_dir>/<name>.log
     process: ManagedProcess | None = None
 
     @property
@@ -98,7 +99,7 @@ class Backend:
                 str(self.otlp_port),
             ]
             self.process = ManagedProcess(
-                "backend", argv, log_dir=self.log_dir, env={"PYTHONUNBUFFERED": "1", **self.env}
+                self.name, argv, log_dir=self.log_dir, env={"PYTHONUNBUFFERED": "1", **self.env}
             )
         self.process.start()
         self.process.wait_ready(http_ok(f"{self.api_url}/openapi.json"), timeout)

@@ -1,8 +1,16 @@
-"""Storage: the DuckDB database (schema, migrations) and its single writer."""
+"""Storage: the DuckDB database file, its schema and its single writer.
+
+Owns the file (``database``: one connection per process, read cursors for everyone), the
+schema (``schema/NNN_*.sql``, applied in order by ``migrations``), the rows that are stored
+(``span_rows``: Arrow schemas and one request's decoded rows), the one writer of ``spans``
+and ``resources`` (``writer``), and the one way SQL is loaded and run (``sql``). It knows
+nothing of OTLP, HTTP or tokens: ingest hands it rows, the derived tables and queries read
+it.
+"""
 
 from __future__ import annotations
 
-from tokentrace_backend.storage.database import Database
+from tokentrace_backend.storage.database import Database, ReadableDatabase
 from tokentrace_backend.storage.migrations import apply_migrations, migration_files
 
-__all__ = ["Database", "apply_migrations", "migration_files"]
+__all__ = ["Database", "ReadableDatabase", "apply_migrations", "migration_files"]

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Protocol
 
 import duckdb
 
 from tokentrace_backend.storage.migrations import apply_migrations
+
+
+class ReadableDatabase(Protocol):
+    """What readers (the API, the derived tables' refresh) need of a database: cursors."""
+
+    def reader(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+        """A cursor for read queries, closed on exit."""
+        ...
 
 
 class Database:

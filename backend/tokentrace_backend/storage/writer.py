@@ -15,16 +15,12 @@ import time
 from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
 
 from tokentrace_backend.storage.database import Database
-from tokentrace_backend.storage.queries import load_query
-
-if TYPE_CHECKING:  # only annotations: a runtime import would cycle (otlp imports the writer)
-    from tokentrace_backend.otlp.span_columns import DecodedSpans
+from tokentrace_backend.storage.span_rows import DecodedSpans
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +29,16 @@ logger = logging.getLogger(__name__)
 # requests one by one, 7.2 with 4 per commit, 5.2 with 20), so under load it pays to let
 # the requests already in decode join; an idle writer with nothing announced never waits.
 DEFAULT_GATHER_SECONDS = 0.02
+
+# The writer's statements. Each commit inserts one Arrow table of decoded spans (registered
+# as incoming_spans) stamped with the commit's batch number, and the resources first seen in
+# it (the writer skips ids it already knows).
+_INSERT_SPANS = (
+    "INSERT INTO spans BY NAME SELECT *, CAST(? AS UBIGINT) AS batch_id FROM incoming_spans"
+)
+_INSERT_RESOURCES = "INSERT OR IGNORE INTO resources BY NAME SELECT * FROM incoming_resources"
+_LAST_BATCH_ID = "SELECT coalesce(max(batch_id), 0) FROM spans"  # where the numbering resumes
+_KNOWN_RESOURCE_IDS = "SELECT resource_id FROM resources"
 
 
 class WriterOverloaded(Exception):
@@ -81,9 +87,9 @@ class SpanWriter:
 
     def start(self) -> None:
         """Resume the batch numbering and start the writer thread."""
-        row = self._cursor.execute(load_query("last_batch_id")).fetchone()
+        row = self._cursor.execute(_LAST_BATCH_ID).fetchone()
         self._batch_id = int(row[0]) if row else 0
-        ids = self._cursor.execute(load_query("known_resource_ids")).fetchall()
+        ids = self._cursor.execute(_KNOWN_RESOURCE_IDS).fetchall()
         self._known_resources = {int(resource_id) for (resource_id,) in ids}
         self._thread.start()
 
@@ -229,11 +235,11 @@ class SpanWriter:
         try:
             if resources is not None:
                 cursor.register("incoming_resources", resources)
-                cursor.execute(load_query("insert_resources"))
+                cursor.execute(_INSERT_RESOURCES)
                 cursor.unregister("incoming_resources")
             if spans.num_rows:
                 cursor.register("incoming_spans", spans)
-                cursor.execute(load_query("insert_spans"), [batch_id])
+                cursor.execute(_INSERT_SPANS, [batch_id])
                 cursor.unregister("incoming_spans")
             cursor.execute("COMMIT")
         except BaseException:

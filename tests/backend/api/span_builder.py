@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from tokentrace import attributes as tt
-from tokentrace_backend.otlp import decode_spans
+from tokentrace_backend.ingest import decode_spans
 from tokentrace_backend.storage.writer import SpanWriter
 
 NS_PER_MS = 1_000_000

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.loopback import serve_asgi
 from tokentrace_backend.api import create_api_app
 from tokentrace_backend.storage import Database
 
-from .conftest import HEALTHY
-from .live_server import serve_in_thread
+from .scenario import HEALTHY
 
 KEY = "s3cret-api-key"
 
@@ -19,7 +19,7 @@ KEY = "s3cret-api-key"
 @pytest.fixture
 def protected_url(database: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("TOKENTRACE_API_KEY", KEY)  # the environment is the fallback
-    with serve_in_thread(create_api_app(database)) as url:
+    with serve_asgi(create_api_app(database), lifespan="off") as url:
         yield url
 
 
@@ -51,7 +51,7 @@ def test_every_api_route_needs_the_key(database: Database) -> None:
     ]
     assert len(paths) >= 7
     wrong = "Bearer wrong-key-that-must-not-be-echoed"
-    with serve_in_thread(app) as url:
+    with serve_asgi(app, lifespan="off") as url:
         for path in paths:
             for headers in ({}, {"Authorization": wrong}):
                 response = httpx.get(url + path, headers=headers)
@@ -74,5 +74,5 @@ def test_openapi_stays_open(protected_url: str) -> None:
 
 def test_no_key_configured_means_open(database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TOKENTRACE_API_KEY", raising=False)
-    with serve_in_thread(create_api_app(database)) as url:
+    with serve_asgi(create_api_app(database), lifespan="off") as url:
         assert httpx.get(url + "/api/tokens").status_code == 200

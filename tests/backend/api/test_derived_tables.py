@@ -8,20 +8,15 @@ import time
 import pytest
 from opentelemetry.trace import Span, SpanKind
 
+from tests.loopback import serve_asgi
 from tokentrace import attributes as tt
 from tokentrace_backend.api import create_api_app
-from tokentrace_backend.queries import (
-    QueryFilters,
-    Window,
-    compact_if_due,
-    global_dependencies,
-    refresh_derived,
-)
+from tokentrace_backend.derived import compact_if_due, refresh_derived
+from tokentrace_backend.queries import QueryFilters, Window, global_dependencies
 from tokentrace_backend.storage import Database
 from tokentrace_backend.storage.writer import SpanWriter
 
-from .conftest import build_scenario
-from .live_server import serve_in_thread
+from .scenario import build_scenario
 from .span_builder import NS_PER_MS, SpanBuilder
 
 DERIVED = ("token_dim", "token_requests", "token_calls", "token_failures", "token_lifecycle")
@@ -158,7 +153,7 @@ def test_the_app_refreshes_in_the_background(
         refresh_interval=0.05,
         ingest_activity=writer if defer_to_writer else None,
     )
-    with serve_in_thread(app, lifespan="on"):
+    with serve_asgi(app, lifespan="on"):
         builder.request(
             "gateway", "/", token_id="cd" * 16, outcome="success", start_ns=time.time_ns()
         )

@@ -7,7 +7,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from .conftest import HEALTHY
+from .scenario import HEALTHY
 
 HOSTILE = [
     "' OR 1=1 --",

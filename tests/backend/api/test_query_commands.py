@@ -10,10 +10,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.loopback import serve_asgi
 from tokentrace_backend.api import create_api_app
 
-from .conftest import EXPIRED, FAILING, HEALTHY, ROTATED, UNKNOWN, Scenario
-from .live_server import serve_in_thread
+from .scenario import EXPIRED, FAILING, HEALTHY, ROTATED, UNKNOWN, Scenario
 
 KEY = "cli-test-key"
 
@@ -104,7 +104,7 @@ def test_a_value_that_is_not_a_token_id_is_refused_unsent(api_url: str, command:
 
 @pytest.fixture
 def protected_url(scenario: Scenario) -> Iterator[str]:
-    with serve_in_thread(create_api_app(scenario.database, api_key=KEY)) as url:
+    with serve_asgi(create_api_app(scenario.database, api_key=KEY), lifespan="off") as url:
         yield url
 
 

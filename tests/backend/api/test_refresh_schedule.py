@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tokentrace_backend.api.refresh_schedule import RefreshSchedule
+from tokentrace_backend.derived import RefreshSchedule
 
 
 def test_without_a_writer_it_runs_every_interval() -> None:

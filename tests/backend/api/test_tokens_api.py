@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from .conftest import (
+from .scenario import (
     EXPIRED,
     FAILING,
     HEALTHY,

@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.backend.ingest.decoders import SPANS_DECODERS, require_native_decoder
 from tests.backend.ingest.serve_process import ServeProcess
-from tokentrace_backend.otlp.decoders import SpansDecoder
-from tokentrace_backend.otlp.native_decoding import decode_spans_native, native_decoder_problem
-from tokentrace_backend.otlp.span_columns import decode_spans
-
-SPANS_DECODERS: dict[str, SpansDecoder] = {"python": decode_spans, "native": decode_spans_native}
-
-
-def require_native_decoder() -> None:
-    """Skip without the compiled decoder, except in CI, where it must have been built."""
-    problem = native_decoder_problem()
-    if problem is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must test the native decoder (scripts/test builds it): {problem}")
-        pytest.skip(f"the native decoder (native/): {problem}")
+from tokentrace_backend.ingest.decoding import SpansDecoder
 
 
 @pytest.fixture(params=sorted(SPANS_DECODERS))

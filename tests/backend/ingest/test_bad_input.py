@@ -14,6 +14,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyVa
 
 from tests.backend.ingest.otlp_builders import make_request, make_span
 from tests.backend.ingest.serve_process import ServeProcess
+from tokentrace.attributes import REDACTED_HEADER
 
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
 LIMIT = 256 * 1024
@@ -172,7 +173,7 @@ def test_captured_credential_headers_are_not_stored(server: ServeProcess) -> Non
     stored = str(row)
     assert "raw-secret" not in stored
     assert "text/plain" in stored  # other headers are kept
-    assert stored.count("[redacted]") == len(secrets) + 1
+    assert stored.count(REDACTED_HEADER) == len(secrets) + 1
 
 
 def test_wrong_method_and_path(server: ServeProcess) -> None:

@@ -8,13 +8,13 @@ import sys
 
 import pytest
 
-from tests.backend.ingest.conftest import require_native_decoder
+from tests.backend.ingest.decoders import require_native_decoder
 
 _THREADS_ON_ONE_CPU = """
 import os
 os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-from tokentrace_backend.otlp.decode_pool import DecodePool
-from tokentrace_backend.otlp.decoders import choose_decoder
+from tokentrace_backend.ingest.decoding import DecodePool
+from tokentrace_backend.ingest.decoding import choose_decoder
 print(DecodePool(choose_decoder("native", 0)).threads)
 """
 

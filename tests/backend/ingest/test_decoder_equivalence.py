@@ -31,12 +31,14 @@ from opentelemetry.proto.common.v1.common_pb2 import (
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 
-from tests.backend.ingest.conftest import require_native_decoder
-from tokentrace_backend.otlp.decode_errors import MalformedSpans
-from tokentrace_backend.otlp.decoders import SpansDecoder
-from tokentrace_backend.otlp.native_decoding import decode_spans_native
-from tokentrace_backend.otlp.span_columns import DecodedSpans, decode_spans
-from tokentrace_backend.otlp.span_schema import CREDENTIAL_HEADERS, HEADER_PREFIXES, PROMOTED
+from tests.backend.ingest.decoders import require_native_decoder
+from tokentrace.attributes import CREDENTIAL_HEADERS, HEADER_ATTRIBUTE_PREFIXES
+from tokentrace_backend.ingest.decoding import SpansDecoder
+from tokentrace_backend.ingest.decoding_rules import PROMOTED
+from tokentrace_backend.ingest.errors import MalformedSpans
+from tokentrace_backend.ingest.native_decoder import decode_spans_native
+from tokentrace_backend.ingest.python_decoder import decode_spans
+from tokentrace_backend.storage.span_rows import DecodedSpans
 
 # Deterministic in CI (derandomize: the examples follow from the test's code), no example
 # database left behind, and small enough that the whole file runs in well under a minute.
@@ -227,7 +229,9 @@ promoted_values = st.one_of(
 @st.composite
 def credential_keys(draw: st.DrawFn) -> str:
     """``http.request.header.authorization`` and its spellings (case, ``_`` for ``-``)."""
-    key = draw(st.sampled_from(HEADER_PREFIXES)) + draw(st.sampled_from(sorted(CREDENTIAL_HEADERS)))
+    key = draw(st.sampled_from(HEADER_ATTRIBUTE_PREFIXES)) + draw(
+        st.sampled_from(sorted(CREDENTIAL_HEADERS))
+    )
     if draw(st.booleans()):
         key = key.replace("-", "_")
     flips = draw(st.lists(st.booleans(), min_size=len(key), max_size=len(key)))

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import pkgutil
 import subprocess
 import sys
 
 import pytest
 
-MODULES = [
-    "tokentrace_backend.storage.writer",
-    "tokentrace_backend.otlp",
-    "tokentrace_backend.api",
-    "tokentrace_backend.server",
-]
+import tokentrace_backend
+
+MODULES = sorted(
+    module.name
+    for module in pkgutil.walk_packages(tokentrace_backend.__path__, "tokentrace_backend.")
+)
 
 
 @pytest.mark.parametrize("module", MODULES)

@@ -17,7 +17,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans
 
-from tests.backend.ingest.conftest import require_native_decoder
+from tests.backend.ingest.decoders import require_native_decoder
 from tests.backend.ingest.otlp_builders import key_value, make_request, make_span
 
 # Linear decoding of these bodies takes well under a second; the quadratic versions took
@@ -26,7 +26,7 @@ _TIMEOUT_S = 30
 
 _CHILD = """
 import json, re, sys, time
-from tokentrace_backend.otlp.native_decoding import decode_spans_native
+from tokentrace_backend.ingest.native_decoder import decode_spans_native
 body = open(sys.argv[1], "rb").read()
 started = time.perf_counter()
 decoded = decode_spans_native(body)
@@ -125,7 +125,7 @@ def test_many_empty_spans_do_not_expand_into_gigabytes(tmp_path: Path) -> None:
 
 _CHILD_UNDER_ADDRESS_LIMIT = """
 import re, resource, sys
-from tokentrace_backend.otlp.native_decoding import decode_spans_native
+from tokentrace_backend.ingest.native_decoder import decode_spans_native
 body, warm_up, headroom_mib = open(sys.argv[1], "rb").read(), sys.argv[2], int(sys.argv[3])
 decode_spans_native(bytes.fromhex(warm_up))  # pyarrow and the allocator set up first
 size = int(re.search(r"VmSize:\\s+(\\d+) kB", open("/proc/self/status").read())[1]) * 1024

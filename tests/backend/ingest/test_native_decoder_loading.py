@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.backend.ingest.serve_process import TOKENTRACE, free_port
+from tests.backend.ingest.serve_process import TOKENTRACE
+from tokentrace_backend.scenario.processes import free_port
 
 # Not installed at all (what importing an absent module raises).
 _MISSING = """
@@ -32,7 +33,7 @@ class SpanDecoder:
 
 _CHOOSE = """
 import sys
-from tokentrace_backend.otlp.decoders import choose_decoder
+from tokentrace_backend.ingest.decoding import choose_decoder
 from tokentrace_backend.settings import SettingsError
 try:
     print(choose_decoder(sys.argv[1], None).name)
@@ -124,8 +125,8 @@ class SpanDecoder:
 """
 
 _DECODE_DIRECTLY = """
-from tokentrace_backend.otlp.decode_errors import MalformedSpans
-from tokentrace_backend.otlp.native_decoding import decode_spans_native
+from tokentrace_backend.ingest.errors import MalformedSpans
+from tokentrace_backend.ingest.native_decoder import decode_spans_native
 try:
     decode_spans_native(b"")
 except MalformedSpans as error:

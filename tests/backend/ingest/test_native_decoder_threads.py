@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.backend.ingest.conftest import require_native_decoder
+from tests.backend.ingest.decoders import require_native_decoder
 from tests.backend.ingest.otlp_builders import make_request, make_span
-from tokentrace_backend.otlp.native_decoding import decode_spans_native
+from tokentrace_backend.ingest.native_decoder import decode_spans_native
 
 
 @pytest.fixture(autouse=True)

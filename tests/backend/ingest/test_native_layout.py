@@ -5,17 +5,15 @@ from __future__ import annotations
 import pyarrow as pa  # type: ignore[import-untyped]
 import pytest
 
-from tests.backend.ingest.conftest import require_native_decoder
+from tests.backend.ingest.decoders import require_native_decoder
 from tests.backend.ingest.otlp_builders import make_request, make_span
-from tokentrace_backend.otlp import native_decoding
-from tokentrace_backend.otlp.span_schema import (
-    SPAN_SCHEMA,
-)
+from tokentrace_backend.ingest import native_decoder
+from tokentrace_backend.storage.span_rows import SPAN_SCHEMA
 
 
 def _decoder_for(schema: pa.Schema, **limits: int) -> object:
     require_native_decoder()
-    return native_decoding.build_span_decoder(schema, **limits)
+    return native_decoder.build_span_decoder(schema, **limits)
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from tests.backend.ingest.conftest import require_native_decoder
+from tests.backend.ingest.decoders import require_native_decoder
 from tests.backend.ingest.serve_process import ServeProcess
 from tokentrace.attributes import (
     AUTH_OUTCOME,

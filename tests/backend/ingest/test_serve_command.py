@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.backend.ingest.serve_process import TOKENTRACE, ServeProcess
-from tokentrace_backend.serve_command import is_loopback
+from tokentrace_backend.settings import is_loopback
 
 
 @pytest.mark.parametrize(

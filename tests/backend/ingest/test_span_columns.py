@@ -11,9 +11,10 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyVa
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from tests.backend.ingest.otlp_builders import key_value, make_request, make_span
-from tokentrace_backend.otlp.decode_errors import MalformedSpans
-from tokentrace_backend.otlp.decoders import SpansDecoder
-from tokentrace_backend.otlp.wire_view import ExportRequestView
+from tokentrace.attributes import REDACTED_HEADER
+from tokentrace_backend.ingest.decoding import SpansDecoder
+from tokentrace_backend.ingest.errors import MalformedSpans
+from tokentrace_backend.ingest.wire_view import ExportRequestView
 
 
 def _rows(decode: SpansDecoder, *spans: Span) -> list[dict[str, object]]:
@@ -182,7 +183,7 @@ def test_credential_headers_are_redacted_at_every_depth(spans_decoder: SpansDeco
     assert decoded.accepted_spans == 1
     stored = json.dumps([decoded.spans.to_pylist(), decoded.resources.to_pylist()], default=str)
     assert secret not in stored
-    assert stored.count("[redacted]") == 4
+    assert stored.count(REDACTED_HEADER) == 4
 
 
 def test_a_request_that_would_repeat_huge_service_names_is_refused(

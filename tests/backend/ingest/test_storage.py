@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.backend.ingest.otlp_builders import make_request, make_span
-from tokentrace_backend.otlp.span_columns import decode_spans
+from tokentrace_backend.ingest.python_decoder import decode_spans
 from tokentrace_backend.storage import Database, apply_migrations, migration_files
 from tokentrace_backend.storage.writer import SpanWriter, WriterOverloaded
 

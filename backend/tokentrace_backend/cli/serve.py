@@ -1,0 +1,78 @@
+"""``tokentrace serve``: the backend (OTLP ingest + correlation API) in one process."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from tokentrace_backend.settings import (
+    DEFAULT_API_PORT,
+    DEFAULT_HOST,
+    DEFAULT_OTLP_PORT,
+    TOKENTRACE_API_KEY,
+    ServeSettings,
+    SettingsError,
+)
+
+
+def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``serve``."""
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the backend: OTLP/HTTP ingest and the correlation API",
+        description="Receive OTLP traces into DuckDB and serve the token correlation API.",
+    )
+    parser.add_argument(
+        "--db",
+        type=Path,
+        default=None,
+        help="DuckDB file (default: $TOKENTRACE_DB or ./tokentrace.duckdb)",
+    )
+    parser.add_argument(
+        "--host", default=DEFAULT_HOST, help="address to bind (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_API_PORT, help="API port (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--otlp-port",
+        type=int,
+        default=DEFAULT_OTLP_PORT,
+        help="OTLP/HTTP ingest port (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--allow-unauthenticated",
+        action="store_true",
+        help=f"bind a non-loopback address without {TOKENTRACE_API_KEY}",
+    )
+    parser.set_defaults(func=run_serve)
+
+
+def run_serve(arguments: argparse.Namespace) -> int:
+    """Handler of ``tokentrace serve``; returns the exit code."""
+    try:
+        settings = ServeSettings.resolve(
+            db_path=arguments.db,
+            host=arguments.host,
+            api_port=arguments.port,
+            otlp_port=arguments.otlp_port,
+            allow_unauthenticated=arguments.allow_unauthenticated,
+        )
+    except SettingsError as error:
+        print(f"tokentrace serve: {error}", file=sys.stderr)
+        return 2
+    import duckdb
+
+    from tokentrace_backend.server import serve  # heavy imports only when serving
+
+    try:
+        asyncio.run(serve(settings))
+    except duckdb.IOException as error:  # typically: another process holds the file's lock
+        print(f"tokentrace serve: cannot open {settings.db_path}: {error}", file=sys.stderr)
+        return 1
+    except SettingsError as error:  # found while starting (TOKENTRACE_DECODER=native, say)
+        print(f"tokentrace serve: {error}", file=sys.stderr)
+        return 2
+    return 0

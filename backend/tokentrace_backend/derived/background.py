@@ -1,0 +1,134 @@
+"""Keeps the derived per-token tables caught up in the background while the server runs,
+and decides when, given the writer's activity.
+
+Requests catch up on their own before reading (so answers are always fresh); this thread
+does the work between requests, so a request rarely has to do much, and it alone compacts
+the derived tables (sorted by token), which takes seconds on large ones.
+
+The refresh (linking new spans within their traces, then appending to the per-token tables,
+and now and then compacting them) costs CPU in proportion to the spans it derives *and* to
+the spans of their traces' time window it has to scan. During heavy ingest it competes with
+decoding and the writer for the same cores, so it is held back:
+
+- when the writer has been idle for ``idle_after`` seconds, the refresh runs (at most once
+  per ``interval``), catching up with everything written;
+- while the writer is busy, each refresh derives at most ``busy_slice_spans`` spans, and
+  it runs at most ``busy_duty`` of the wall-clock time: after a refresh that took ``t``
+  seconds, the next one waits ``t * (1 - busy_duty) / busy_duty`` (and at least
+  ``interval``). Capping the work per refresh is what bounds the duty cycle: a refresh of
+  the whole backlog would grow with every wait. Fewer, larger refreshes also scan each
+  trace's time window fewer times per span.
+
+Under sustained heavy ingest the derived tables therefore lag behind, and catch up when the
+writer pauses. Answers never lag: every API request catches up (``DerivedTables.catch_up``)
+before it reads, so it includes every acknowledged span (and pays for the backlog).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Protocol
+
+from tokentrace_backend.derived.refresh import DerivedTables
+from tokentrace_backend.storage.database import ReadableDatabase
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_INTERVAL_SECONDS = 1.0
+DEFAULT_IDLE_AFTER_SECONDS = 0.3
+DEFAULT_BUSY_DUTY = 0.2
+DEFAULT_BUSY_SLICE_SPANS = 100_000
+
+
+class IngestActivity(Protocol):
+    """What the refresh needs to know of the writer (``SpanWriter`` provides it)."""
+
+    def idle_seconds(self) -> float:
+        """Seconds since the writer last had work; 0.0 while spans are queued or written."""
+        ...
+
+
+class RefreshSchedule:
+    """Decides whether the background refresh is due; clock values are ``time.monotonic()``."""
+
+    def __init__(
+        self,
+        *,
+        interval: float = DEFAULT_INTERVAL_SECONDS,
+        idle_after: float = DEFAULT_IDLE_AFTER_SECONDS,
+        busy_duty: float = DEFAULT_BUSY_DUTY,
+        busy_slice_spans: int = DEFAULT_BUSY_SLICE_SPANS,
+    ) -> None:
+        if not 0.0 < busy_duty <= 1.0:
+            raise ValueError(f"busy_duty must be in (0, 1], not {busy_duty}")
+        self.interval = interval
+        self.idle_after = idle_after
+        self.busy_duty = busy_duty
+        self.busy_slice_spans = busy_slice_spans
+        self._last_end = float("-inf")
+        self._next_busy = float("-inf")
+
+    def is_idle(self, idle_seconds: float | None) -> bool:
+        """Whether the writer counts as idle; ``None`` means no writer to defer to."""
+        return idle_seconds is None or idle_seconds >= self.idle_after
+
+    def due(self, now: float, idle_seconds: float | None) -> bool:
+        """Whether to refresh now (bounded by ``busy_slice_spans`` unless idle)."""
+        if now < self._last_end + self.interval:
+            return False
+        return self.is_idle(idle_seconds) or now >= self._next_busy
+
+    def record(self, started: float, ended: float) -> None:
+        """Note a refresh that ran from ``started`` to ``ended``."""
+        spent = max(ended - started, 0.0)
+        self._last_end = ended
+        self._next_busy = ended + max(
+            self.interval, spent * (1.0 - self.busy_duty) / self.busy_duty
+        )
+
+
+# How often the thread looks at the writer's activity (cheap: one attribute read).
+POLL_SECONDS = 0.05
+
+
+class BackgroundRefresh:
+    """A thread calling ``derived.catch_up`` whenever ``schedule`` says so, until stopped."""
+
+    def __init__(
+        self,
+        database: ReadableDatabase,
+        derived: DerivedTables,
+        schedule: RefreshSchedule,
+        activity: IngestActivity | None = None,
+    ) -> None:
+        self._database = database
+        self._derived = derived
+        self._schedule = schedule
+        self._activity = activity
+        self._poll = min(POLL_SECONDS, schedule.interval)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tokentrace-derived-refresh")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._poll):
+            idle = None if self._activity is None else self._activity.idle_seconds()
+            if not self._schedule.due(time.monotonic(), idle):
+                continue
+            limit = None if self._schedule.is_idle(idle) else self._schedule.busy_slice_spans
+            started = time.monotonic()
+            try:
+                with self._database.reader() as cursor:
+                    self._derived.catch_up(cursor, compact=True, max_spans=limit)
+            except Exception:  # keep serving: the next request retries the catch-up itself
+                logger.exception("refreshing the derived per-token tables failed")
+            self._schedule.record(started, time.monotonic())

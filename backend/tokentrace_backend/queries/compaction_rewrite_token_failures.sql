@@ -1,9 +1,0 @@
--- Rewrite token_failures sorted by token, then time (one transaction, run by compaction.py).
-CREATE OR REPLACE TEMP TABLE compaction_sorted AS
-SELECT * FROM token_failures ORDER BY token_number NULLS LAST, start_ns;
-DELETE FROM token_failures;
-INSERT INTO token_failures SELECT * FROM compaction_sorted;
-UPDATE derived_sorted_rows
-SET sorted_rows = (SELECT count(*) FROM compaction_sorted)
-WHERE table_name = 'token_failures';
-DROP TABLE compaction_sorted

@@ -1,1 +1,0 @@
-SELECT resource_id FROM resources
