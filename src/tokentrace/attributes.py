@@ -33,7 +33,7 @@ AUTH_REASON: Final = "tokentrace.auth.reason"
 AUTH_REQUIRED_SCOPES: Final = "tokentrace.auth.required_scopes"
 
 
-class AuthOutcome(str, enum.Enum):
+class AuthOutcome(enum.StrEnum):
     """The values of ``tokentrace.auth.outcome``."""
 
     SUCCESS = "success"

@@ -152,6 +152,37 @@ def test_internal_error_is_swallowed_and_the_app_still_answers(
     assert all(attr.TOKEN_ID not in (s.attributes or {}) for s in spans)
 
 
+@pytest.mark.usefixtures("swallowed_internal_errors")
+def test_a_failed_preparation_hands_the_app_its_request_unchanged(
+    monkeypatch: pytest.MonkeyPatch, recorder: SpanRecorder
+) -> None:
+    """When hiding the raw query fails half-way, the app still gets the request as it came:
+    the real query, and no FastAPI-telemetry mark left in an ASGI scope."""
+
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("injected")
+
+    seen: dict[str, Any] = {}
+
+    async def asgi_app(scope: Any, receive: Any, send: Any) -> None:
+        seen["asgi"] = dict(scope)
+        await echo_app(scope, receive, send)
+
+    def wsgi_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        seen["wsgi"] = dict(environ)
+        return wsgi_echo(environ, start_response)
+
+    monkeypatch.setattr(tokentrace._asgi, "redact_query_bytes", broken)
+    monkeypatch.setattr(tokentrace._wsgi, "redact_url", broken)  # after QUERY_STRING is hidden
+    with serve_asgi(tokentrace.ASGIMiddleware(asgi_app)) as url:
+        assert httpx.get(url + "/?api_key=s3cret&a=1").text == "app body"
+    with serve_wsgi(tokentrace.WSGIMiddleware(wsgi_app)) as url:
+        assert httpx.get(url + "/?api_key=s3cret&a=1").text == "app body"
+    assert "fastapi.telemetry" not in seen["asgi"]
+    assert seen["asgi"]["query_string"] == b"api_key=s3cret&a=1"
+    assert seen["wsgi"]["QUERY_STRING"] == "api_key=s3cret&a=1"
+
+
 def test_a_64_kib_authorization_header_in_process(recorder: SpanRecorder) -> None:
     """Servers reject such headers themselves (431); called directly, tokentrace copes."""
     huge = "Bearer " + "A" * 65536

@@ -18,7 +18,7 @@ from tokentrace_backend.settings import ApiSettings
 from tokentrace_backend.storage.database import ReadableDatabase
 
 from . import graph_router, tokens_router, traces_router
-from .auth import require_api_key
+from .dependencies import require_api_key
 from .errors import install_error_handlers
 
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from tokentrace_backend import queries
 from tokentrace_backend.queries.results import DependencyGraph
 
-from .context import FreshCursor
+from .dependencies import FreshCursor
 from .parameters import Filters
 
 router = APIRouter(prefix="/dependencies", tags=["dependencies"])

@@ -1,4 +1,5 @@
-"""Query and path parameters shared by the routers (FastAPI dependencies).
+"""Query and path parameters shared by the routers (FastAPI dependencies), and the parsing
+of the ``since``/``until`` filters: ISO-8601 instants or durations before now.
 
 Everything a client sends is validated here or by FastAPI before it reaches SQL, and it
 reaches SQL only as bound parameters.
@@ -6,7 +7,8 @@ reaches SQL only as bound parameters.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Path, Query
@@ -16,7 +18,55 @@ from tokentrace_backend.queries import QueryFilters, Window
 from tokentrace_backend.queries.timestamps import ns_from_datetime
 
 from .errors import invalid_parameter
-from .time_parameters import DEFAULT_WINDOW, parse_instant
+
+DEFAULT_WINDOW = timedelta(hours=24)
+
+# Stored times are int64 unix nanoseconds: this is the range they can express.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2262, 1, 1, tzinfo=UTC)
+
+_DURATION = re.compile(r"^(\d{1,9})(s|m|h|d|w)$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(text: str) -> timedelta | None:
+    """``15m``, ``2h``, ``7d``... as a timedelta; None when ``text`` is not a duration."""
+    match = _DURATION.match(text.strip())
+    if match is None:
+        return None
+    amount, unit = match.groups()
+    try:
+        return timedelta(**{_UNITS[unit]: int(amount)})
+    except OverflowError:  # 999999999w: more days than a timedelta holds
+        return None
+
+
+def parse_instant(text: str, now: datetime) -> datetime:
+    """An aware UTC datetime from an ISO-8601 string (naive means UTC) or a duration ago.
+
+    Raises ValueError with a human message otherwise.
+    """
+    try:
+        duration = parse_duration(text)
+        if duration is not None:
+            return max(EARLIEST, now - duration)
+        moment = datetime.fromisoformat(text.strip())
+    except (ValueError, OverflowError) as error:
+        raise ValueError(
+            "expected ISO-8601 (2026-01-31T12:00:00Z) or a duration such as 15m, 2h, 7d"
+        ) from error
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59-01:00 and the like: past datetime's range
+        raise ValueError("time out of range (1970 to 2261)") from None
+    if not EARLIEST <= moment < LATEST:
+        raise ValueError("time out of range (1970 to 2261)")
+    return moment
+
+
+# --- the parameters -------------------------------------------------------------------------
 
 HEX_ID_32 = r"^[0-9a-fA-F]{32}$"
 MAX_LIMIT = 1_000
@@ -46,7 +96,7 @@ def query_filters(
     outcome: Annotated[AuthOutcome | None, Query(description="only this auth outcome")] = None,
 ) -> QueryFilters:
     """The common filters as a :class:`QueryFilters` (422 when a time cannot be parsed)."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     until_at = _instant("until", until, now) if until else now
     since_at = _instant("since", since, now) if since else until_at - DEFAULT_WINDOW
     if since_at >= until_at:

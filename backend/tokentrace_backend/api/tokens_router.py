@@ -17,10 +17,9 @@ from tokentrace_backend.queries.results import (
     TokenSummary,
 )
 
-from .context import FreshCursor, Settings
+from .dependencies import FreshCursor, Settings
 from .errors import TokenNotFound, invalid_parameter
-from .parameters import Filters, Limit, Offset, TokenId, normalise_hex
-from .time_parameters import parse_duration
+from .parameters import Filters, Limit, Offset, TokenId, normalise_hex, parse_duration
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 

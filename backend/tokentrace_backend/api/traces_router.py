@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from tokentrace_backend import queries
 from tokentrace_backend.queries.results import TraceDetail
 
-from .context import RawCursor, Settings
+from .dependencies import RawCursor, Settings
 from .errors import TraceNotFound
 from .parameters import TraceId, normalise_hex
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 NS_PER_SECOND = 1_000_000_000
 NS_PER_MS = 1_000_000
@@ -11,7 +11,7 @@ NS_PER_MS = 1_000_000
 def datetime_from_ns(unix_ns: int) -> datetime:
     """A UTC datetime (microsecond precision) from unix nanoseconds."""
     seconds, remainder = divmod(unix_ns, NS_PER_SECOND)
-    return datetime.fromtimestamp(seconds, timezone.utc).replace(microsecond=remainder // 1_000)
+    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=remainder // 1_000)
 
 
 def optional_datetime_from_ns(unix_ns: int | None) -> datetime | None:

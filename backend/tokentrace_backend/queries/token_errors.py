@@ -9,10 +9,10 @@ import duckdb
 from tokentrace_backend.storage.sql import load_sql, run
 
 from .filters import QueryFilters
-from .jaeger import jaeger_trace_url
 from .results import ErrorGroup, ErrorPage
 from .timestamps import datetime_from_ns
 from .tokens import KnownToken
+from .traces import jaeger_trace_url
 
 EXAMPLE_TRACES = 5
 

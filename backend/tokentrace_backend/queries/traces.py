@@ -10,7 +10,6 @@ import duckdb
 from tokentrace_backend.derived import linked_spans_sql
 from tokentrace_backend.storage.sql import load_sql, run
 
-from .jaeger import jaeger_trace_url
 from .results import TraceDetail, TraceSpan
 from .timestamps import datetime_from_ns, ms_from_ns
 
@@ -31,6 +30,13 @@ _ALL_TIME = {"link_since_ns": -(2**63), "link_until_ns": 2**63 - 1, "link_max_ba
 _TRACE_SPANS = linked_spans_sql(
     "selected_traces AS (SELECT $trace_id::BLOB AS trace_id)", load_sql("queries/trace_spans")
 )
+
+
+def jaeger_trace_url(jaeger_url: str | None, trace_id: str) -> str | None:
+    """``{jaeger_url}/trace/{trace_id}``, or None when no Jaeger UI is configured."""
+    if not jaeger_url:
+        return None
+    return f"{jaeger_url.rstrip('/')}/trace/{trace_id}"
 
 
 def trace_detail(

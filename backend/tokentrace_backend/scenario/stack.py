@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import tokentrace
+from tokentrace._settings import ENV_HASH_KEY, ENV_HASH_KEY_ID
 from tokentrace_backend.scenario.processes import ManagedProcess, free_port, http_ok, tcp_open
 
 # The fingerprint key every process of the scenario shares (fingerprints must match across
@@ -34,9 +35,8 @@ def tokentrace_command() -> list[str]:
 
 def _hash_key() -> tuple[str, str]:
     """The fingerprint key and key id: the environment's when set, else the scenario's."""
-    if os.environ.get("TOKENTRACE_HASH_KEY"):
-        key_id = os.environ.get("TOKENTRACE_HASH_KEY_ID") or "scenario"
-        return os.environ["TOKENTRACE_HASH_KEY"], key_id
+    if os.environ.get(ENV_HASH_KEY):
+        return os.environ[ENV_HASH_KEY], os.environ.get(ENV_HASH_KEY_ID) or "scenario"
     return SCENARIO_HASH_KEY, "scenario"
 
 
@@ -50,8 +50,8 @@ def scenario_env(otlp_endpoint: str) -> dict[str, str]:
     """Environment for a scenario service exporting OTLP/HTTP to ``otlp_endpoint``."""
     key, key_id = _hash_key()
     return {
-        "TOKENTRACE_HASH_KEY": key,
-        "TOKENTRACE_HASH_KEY_ID": key_id,
+        ENV_HASH_KEY: key,
+        ENV_HASH_KEY_ID: key_id,
         "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint,
         "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
         # Export quickly: the demo and the tests read the results a moment later.

@@ -1,4 +1,5 @@
-"""The reference scenario's API tokens (DESIGN.md), shared by the gateway and the traffic.
+"""The reference scenario's API tokens (docs/architecture.md#the-reference-scenario), shared
+by the gateway and the traffic.
 
 Every raw token is derived from a seed (``TOKENTRACE_SCENARIO_SEED``), so the gateway
 process and the traffic process agree on them without a secret in the source, and tests can

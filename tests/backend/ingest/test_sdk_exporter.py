@@ -34,7 +34,8 @@ HASH_KEY = b"ingest-test-hash-key"
 
 
 def fingerprint(raw_token: str) -> str:
-    """DESIGN.md's token id: the first 16 bytes of HMAC-SHA256(hash key, raw token), in hex."""
+    """The contract's token id (docs/library.md#span-attributes): the first 16 bytes of
+    HMAC-SHA256(hash key, raw token), in hex."""
     return hmac.new(HASH_KEY, raw_token.encode(), hashlib.sha256).digest()[:16].hex()
 
 

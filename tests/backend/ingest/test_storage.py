@@ -11,12 +11,46 @@ import pytest
 from tests.backend.ingest.otlp_builders import make_request, make_span
 from tokentrace_backend.ingest.python_decoder import decode_spans
 from tokentrace_backend.storage import Database, apply_migrations, migration_files
+from tokentrace_backend.storage.span_rows import RESOURCE_SCHEMA, SPAN_SCHEMA
 from tokentrace_backend.storage.writer import SpanWriter, WriterOverloaded
+
+# How each Arrow type of the decoded rows is stored (JSON columns are text in Arrow).
+DUCKDB_TYPE = {
+    "binary": "BLOB",
+    "uint8": "UTINYINT",
+    "uint16": "USMALLINT",
+    "uint64": "UBIGINT",
+    "int64": "BIGINT",
+    "string": "VARCHAR",
+}
 
 
 def _decoded(count: int, service: str = "orders"):  # type: ignore[no-untyped-def]
     spans = [make_span(name=f"span {index}") for index in range(count)]
     return decode_spans(make_request(spans, service).SerializeToString())
+
+
+@pytest.mark.parametrize(
+    ("table", "schema", "added_by_the_writer"),
+    [("spans", SPAN_SCHEMA, ["batch_id"]), ("resources", RESOURCE_SCHEMA, [])],
+)
+def test_decoded_rows_have_the_tables_columns_and_types(
+    tmp_path: Path, table: str, schema: object, added_by_the_writer: list[str]
+) -> None:
+    """span_rows mirrors the migrations column for column: a column added to one and not to
+    the other fails here, not at the first insert."""
+    database = Database(tmp_path / "schema.duckdb")
+    with database.reader() as cursor:
+        stored = [(name, kind) for name, kind, *_ in cursor.execute(f"DESCRIBE {table}").fetchall()]
+    database.close()
+    decoded = [
+        (
+            field.name,
+            "JSON" if field.name in ("attributes", "events") else DUCKDB_TYPE[str(field.type)],
+        )
+        for field in schema  # type: ignore[attr-defined]
+    ]
+    assert stored == decoded + [(name, "UBIGINT") for name in added_by_the_writer]
 
 
 def test_migrations_are_applied_once_in_order(tmp_path: Path) -> None:

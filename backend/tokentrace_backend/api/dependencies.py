@@ -1,7 +1,12 @@
-"""Per-request access to the app's database and settings (FastAPI dependencies)."""
+"""The API's FastAPI dependencies: the API key check, read cursors and the settings.
+
+``/api`` is protected by ``Authorization: Bearer <key>`` when a key is configured,
+compared in constant time.
+"""
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import Iterator
 from typing import Annotated
@@ -13,7 +18,21 @@ from tokentrace_backend.derived import DerivedTables
 from tokentrace_backend.settings import ApiSettings
 from tokentrace_backend.storage.database import ReadableDatabase
 
+from .errors import Unauthorized
+
 logger = logging.getLogger(__name__)
+
+
+def require_api_key(request: Request) -> None:
+    """FastAPI dependency: passes when no key is configured or the request presents it."""
+    settings: ApiSettings = request.app.state.settings
+    if settings.api_key is None:
+        return
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not presented:
+        raise Unauthorized("this API needs Authorization: Bearer <TOKENTRACE_API_KEY>")
+    if not hmac.compare_digest(presented.strip().encode(), settings.api_key.encode()):
+        raise Unauthorized("wrong API key")
 
 
 def fresh_cursor(request: Request) -> Iterator[duckdb.DuckDBPyConnection]:
