@@ -27,7 +27,7 @@ from importlib import resources
 from pathlib import Path
 
 from tokentrace_backend import queries
-from tokentrace_backend.derived import compact_if_due, refresh_derived
+from tokentrace_backend.derived import DerivedTables, compact_if_due, refresh_derived
 from tokentrace_backend.queries import QueryFilters, Window
 from tokentrace_backend.settings import DEFAULT_DUCKDB_MEMORY_LIMIT
 from tokentrace_backend.storage import Database, migration_files
@@ -155,8 +155,8 @@ def schema_key() -> str:
     for migration in migration_files():
         digest.update(migration.name.encode() + migration.sql.encode())
     # the derived tables are built into the cached file too
-    for sql_file in sorted(resources.files("tokentrace_backend.queries").iterdir(), key=str):
-        if sql_file.name.startswith(("linking", "refresh_", "compaction_")):
+    for sql_file in sorted(resources.files("tokentrace_backend.derived").iterdir(), key=str):
+        if sql_file.name.endswith(".sql"):
             digest.update(sql_file.read_bytes())
     digest.update(GENERATE_SQL.encode())
     return digest.hexdigest()[:16]
@@ -272,7 +272,7 @@ def main() -> None:
 
         # Each call does what the API does: catch up the derived tables (a no-op here, no
         # new batches), look the token up, run the query.
-        derived = queries.DerivedTables()
+        derived = DerivedTables()
 
         def per_token(query: Callable[..., object]) -> Callable[[], object]:
             def call() -> object:
