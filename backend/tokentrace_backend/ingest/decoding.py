@@ -54,7 +54,7 @@ logger = logging.getLogger(__name__)
 # --- which decoder ------------------------------------------------------------------------
 
 # Without the native decoder, decoding holds the GIL: worker processes keep it off the
-# server's GIL (see decode_pool). The native decoder releases the GIL, so threads do.
+# server's GIL (below). The native decoder releases the GIL, so threads do.
 _PYTHON_DECODE_WORKERS: Final = 2
 
 
@@ -93,7 +93,7 @@ def choose_decoder(requested: str, workers: int | None) -> DecoderChoice:
 
 
 def decode_body(
-    body: bytes, encoding: Encoding, spans_decoder: Callable[[bytes], DecodedSpans] = decode_spans
+    body: bytes, encoding: Encoding, spans_decoder: SpansDecoder = decode_spans
 ) -> DecodedSpans:
     """Decode a (decompressed) body; MalformedRequest if it is not an export request.
 

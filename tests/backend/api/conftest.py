@@ -1,43 +1,19 @@
-"""Fixtures: a real DuckDB file filled through the real ingest path, and the API served
-over HTTP by uvicorn on loopback."""
+"""Fixtures: the reference scenario stored once per module, and the API served over HTTP
+by uvicorn on loopback."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.backend.scenario import JAEGER_URL, Scenario, build_scenario
+from tests.backend.span_builder import SpanBuilder
 from tests.loopback import serve_asgi
 from tokentrace_backend.api import create_api_app
 from tokentrace_backend.storage import Database
 from tokentrace_backend.storage.writer import SpanWriter
-
-from .scenario import JAEGER_URL, Scenario, build_scenario
-from .span_builder import SpanBuilder
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    db = Database(tmp_path / "spans.duckdb")
-    yield db
-    db.close()
-
-
-@pytest.fixture
-def writer(database: Database) -> Iterator[SpanWriter]:
-    span_writer = SpanWriter(database)
-    span_writer.start()
-    yield span_writer
-    span_writer.close()
-
-
-@pytest.fixture
-def builder() -> Iterator[SpanBuilder]:
-    spans = SpanBuilder()
-    yield spans
-    spans.shutdown()
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.backend.scenario import HEALTHY
 from tests.loopback import serve_asgi
 from tokentrace_backend.api import create_api_app
 from tokentrace_backend.storage import Database
-
-from .scenario import HEALTHY
 
 KEY = "s3cret-api-key"
 

@@ -7,7 +7,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from .scenario import HEALTHY
+from tests.backend.scenario import HEALTHY
 
 HOSTILE = [
     "' OR 1=1 --",

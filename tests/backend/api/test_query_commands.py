@@ -10,10 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.backend.scenario import EXPIRED, FAILING, HEALTHY, ROTATED, UNKNOWN, Scenario
 from tests.loopback import serve_asgi
 from tokentrace_backend.api import create_api_app
-
-from .scenario import EXPIRED, FAILING, HEALTHY, ROTATED, UNKNOWN, Scenario
 
 KEY = "cli-test-key"
 

@@ -14,9 +14,8 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.trace import SpanKind
 
 from tests.backend.ingest.serve_process import ServeProcess
+from tests.backend.span_builder import NS_PER_MS, SpanBuilder, trace_id_of
 from tokentrace import attributes as tt
-
-from .span_builder import NS_PER_MS, SpanBuilder, trace_id_of
 
 API_KEY = "e2e-api-key"
 JAEGER = "http://jaeger.local:16686"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from .scenario import (
+from tests.backend.scenario import (
     EXPIRED,
     FAILING,
     HEALTHY,

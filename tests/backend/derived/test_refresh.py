@@ -8,6 +8,8 @@ import time
 import pytest
 from opentelemetry.trace import Span, SpanKind
 
+from tests.backend.scenario import build_scenario
+from tests.backend.span_builder import NS_PER_MS, SpanBuilder
 from tests.loopback import serve_asgi
 from tokentrace import attributes as tt
 from tokentrace_backend.api import create_api_app
@@ -15,9 +17,6 @@ from tokentrace_backend.derived import compact_if_due, refresh_derived
 from tokentrace_backend.queries import QueryFilters, Window, global_dependencies
 from tokentrace_backend.storage import Database
 from tokentrace_backend.storage.writer import SpanWriter
-
-from .scenario import build_scenario
-from .span_builder import NS_PER_MS, SpanBuilder
 
 DERIVED = ("token_dim", "token_requests", "token_calls", "token_failures", "token_lifecycle")
 

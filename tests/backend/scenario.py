@@ -8,11 +8,10 @@ from dataclasses import dataclass, field
 
 from opentelemetry.trace import SpanKind
 
+from tests.backend.span_builder import NS_PER_MS, SpanBuilder, trace_id_of
 from tokentrace import attributes as tt
 from tokentrace_backend.storage import Database
 from tokentrace_backend.storage.writer import SpanWriter
-
-from .span_builder import NS_PER_MS, SpanBuilder, trace_id_of
 
 JAEGER_URL = "http://jaeger.example:16686"
 
