@@ -154,10 +154,11 @@ def schema_key() -> str:
     digest = hashlib.sha256(GENERATOR_VERSION.encode())
     for migration in migration_files():
         digest.update(migration.name.encode() + migration.sql.encode())
-    # the derived tables are built into the cached file too
-    for sql_file in sorted(resources.files("tokentrace_backend.derived").iterdir(), key=str):
-        if sql_file.name.endswith(".sql"):
-            digest.update(sql_file.read_bytes())
+    # the derived tables are built into the cached file too (their SQL is in files and in
+    # the modules that run it)
+    for source in sorted(resources.files("tokentrace_backend.derived").iterdir(), key=str):
+        if source.name.endswith((".sql", ".py")):
+            digest.update(source.read_bytes())
     digest.update(GENERATE_SQL.encode())
     return digest.hexdigest()[:16]
 

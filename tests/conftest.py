@@ -19,5 +19,6 @@ os.environ[ENV_RAISE_INTERNAL_ERRORS] = "true"
 
 @pytest.fixture
 def swallowed_internal_errors(monkeypatch: pytest.MonkeyPatch) -> None:
-    """tokentrace's production behaviour: its own errors are logged once and swallowed."""
+    """tokentrace's production behaviour: its own errors are logged once and swallowed (in
+    this process: servers a test starts keep the suite's setting unless given another)."""
     monkeypatch.setenv(ENV_RAISE_INTERNAL_ERRORS, "false")

@@ -2,7 +2,8 @@
 
 Command-line arguments win; the environment is the fallback; defaults come last. Values
 are validated when the settings are built, so a typo fails at start-up, not mid-ingest.
-No other module of the backend reads the environment. A bad value raises
+No stage of the backend reads the environment itself (the scenario, a client of the
+backend, reads its own seed and the hash key as any app does). A bad value raises
 :class:`tokentrace.SettingsError`, the library's own, so that one error means "bad setting"
 everywhere.
 """
@@ -18,13 +19,6 @@ from pathlib import Path
 from typing import Final
 
 from tokentrace import SettingsError
-
-__all__ = [
-    "ApiSettings",
-    "IngestSettings",
-    "ServeSettings",
-    "SettingsError",
-]
 
 # --- environment variable names (the documented interface) ---------------------------------
 TOKENTRACE_DB: Final = "TOKENTRACE_DB"

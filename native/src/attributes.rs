@@ -3,7 +3,8 @@
 //! Real traffic repeats the same method, route, token id and user agent span after span, so
 //! each distinct `KeyValue` encoding is decoded with the generated class once, routed to its
 //! column (coerced) or pre-serialised as a `"key":value` JSON member, and then only looked
-//! up by its bytes. This mirrors the Python decoder's `part_cache`.
+//! up by its bytes. This mirrors the decode-once caches of the Python decoder
+//! (`ingest/python_decoder.py`).
 
 use std::collections::HashMap;
 

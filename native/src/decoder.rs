@@ -1,6 +1,6 @@
 //! Export request bytes → `spans` columns and `resources` rows.
 //!
-//! The same rules as the Python decoder (`span_columns`, `part_cache`): the request is read
+//! The same rules as the Python decoder (`ingest/python_decoder.py`): the request is read
 //! through the wire view; each attribute, status, event and resource is decoded with the
 //! generated `opentelemetry-proto` classes; spans that cannot be stored are counted as
 //! rejected with the reason of the first one, and the rest are kept.

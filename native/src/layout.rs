@@ -1,5 +1,6 @@
 //! Where each value goes: the column order of the `spans` table and the promotion rules,
-//! both handed over by the Python backend (`span_schema`) so that they live in one place.
+//! both handed over by the Python backend (`storage/span_rows.py`, `ingest/decoding_rules.py`)
+//! so that they live in one place.
 
 use std::collections::HashMap;
 

@@ -3,7 +3,7 @@
 //! `SpanDecoder(...)` is built once with the column layout and promotion rules of the
 //! Python backend; `decode(body)` turns one protobuf `ExportTraceServiceRequest` into
 //! Arrow-layout buffers for the `spans` columns plus the `resources` rows, without holding
-//! the GIL while it decodes. The Python side (`tokentrace_backend.otlp.native_decoding`)
+//! the GIL while it decodes. The Python side (`tokentrace_backend.ingest.native_decoder`)
 //! wraps the buffers into a pyarrow Table.
 
 #![forbid(unsafe_code)]

@@ -1,6 +1,7 @@
 //! OTLP `AnyValue`s as JSON values, and the coercions that fit promoted attributes into
-//! their columns. Mirrors the Python backend's `any_value` and `span_schema` helpers; the
-//! differential tests hold the two to the same output byte for byte.
+//! their columns. Mirrors the Python decoder's attribute values and the coercions of
+//! `ingest/decoding_rules.py`; the differential tests hold the two to the same output byte
+//! for byte.
 
 use base64::Engine as _;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};

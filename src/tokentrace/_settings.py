@@ -27,8 +27,9 @@ ENV_PROPAGATE: Final = "TOKENTRACE_PROPAGATE"
 ENV_SUBJECT_PLAIN: Final = "TOKENTRACE_SUBJECT_PLAIN"
 """``true`` records JWT ``sub`` / Basic user names in plain text instead of fingerprinted."""
 ENV_RAISE_INTERNAL_ERRORS: Final = "TOKENTRACE_RAISE_INTERNAL_ERRORS"
-"""``true`` lets tokentrace's own errors propagate instead of being logged and swallowed:
-tokentrace's test suite sets it, so that a swallowed bug fails a test. Never in production."""
+"""``true`` lets the errors tokentrace swallows propagate instead (its own, and those of an
+app's owner resolver): tokentrace's test suite sets it, so that a swallowed bug fails a
+test; a developer may set it to debug. Never in production."""
 
 
 class SettingsError(ValueError):
@@ -108,12 +109,10 @@ def parse_sources(spec: str | Iterable[str]) -> tuple[TokenSource, ...]:
     return tuple(sources)
 
 
-def resolve_sources(
-    sources: SourcesOption, environ: Mapping[str, str] | None = None
-) -> tuple[TokenSource, ...]:
+def resolve_sources(sources: SourcesOption) -> tuple[TokenSource, ...]:
     """The ``sources`` option, else ``TOKENTRACE_SOURCES``, else the defaults."""
     if sources is None:
-        sources = (environ if environ is not None else os.environ).get(ENV_SOURCES) or None
+        sources = os.environ.get(ENV_SOURCES) or None
     return DEFAULT_SOURCES if sources is None else parse_sources(sources)
 
 

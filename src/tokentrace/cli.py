@@ -20,8 +20,9 @@ from tokentrace._settings import ENV_HASH_KEY
 Handler = Callable[[argparse.Namespace], int]
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
-# What the backend extra adds, for the hint when it is not installed.
-BACKEND_COMMANDS = ("serve", "demo", "tokens", "token", "errors")
+# What the backend extra adds, for the hint when it is not installed (a test checks that
+# this is what the backend registers).
+BACKEND_COMMANDS = ("serve", "tokens", "token", "errors", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,18 +79,23 @@ def _run_hash(args: argparse.Namespace) -> int:
 def _add_backend_commands(subparsers: Subparsers) -> None:
     try:
         from tokentrace_backend.cli import add_commands
-    except ImportError:
+    except ModuleNotFoundError as error:
+        # Without the backend extra its dependencies (duckdb, fastapi, httpx, ...) are
+        # missing; a missing module of tokentrace's own is a bug, not a missing extra.
+        if error.name is None or error.name.startswith("tokentrace"):
+            raise
+        missing = error.name
         for name in BACKEND_COMMANDS:
             command = subparsers.add_parser(name, help="needs: pip install 'tokentrace[backend]'")
-            command.set_defaults(func=_backend_missing)
+            command.set_defaults(func=_backend_missing, missing_module=missing)
         return
     add_commands(subparsers)
 
 
 def _backend_missing(args: argparse.Namespace) -> int:
     print(
-        f"tokentrace {args.command}: the backend is not installed; "
-        "run: pip install 'tokentrace[backend]'",
+        f"tokentrace {args.command}: the backend is not installed (no module "
+        f"{args.missing_module!r}); run: pip install 'tokentrace[backend]'",
         file=sys.stderr,
     )
     return 2

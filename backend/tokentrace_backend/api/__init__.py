@@ -3,7 +3,7 @@
 Owns the routes (a router per resource), their parameters and validation, the API key,
 and the mapping of errors to status codes. It reads through ``storage.Database.reader()``
 and :mod:`tokentrace_backend.queries`, catches the derived tables up before a query
-(``context.fresh_cursor``) and runs their background refresh during its lifespan. It never
+(``dependencies.fresh_cursor``) and runs their background refresh during its lifespan. It never
 writes to DuckDB and holds no SQL of its own.
 """
 

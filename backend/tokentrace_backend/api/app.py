@@ -8,12 +8,12 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, Depends, FastAPI
 
 from tokentrace_backend.derived import (
+    DEFAULT_INTERVAL_SECONDS,
     BackgroundRefresh,
     IngestActivity,
     RefreshSchedule,
     derived_tables_of,
 )
-from tokentrace_backend.derived.background import DEFAULT_INTERVAL_SECONDS
 from tokentrace_backend.settings import ApiSettings
 from tokentrace_backend.storage.database import ReadableDatabase
 

@@ -9,12 +9,11 @@ flow (``server`` for serve, the HTTP API for the query commands, ``scenario`` fo
 
 from __future__ import annotations
 
-import argparse
-
+from tokentrace.cli import Subparsers
 from tokentrace_backend.cli import demo, query, serve
 
 
-def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_commands(subparsers: Subparsers) -> None:
     """Register the backend's subcommands."""
     for module in (serve, query, demo):
         module.add_commands(subparsers)

@@ -22,13 +22,14 @@ from typing import Any, TextIO
 
 import httpx
 
+from tokentrace.cli import Subparsers
 from tokentrace_backend.scenario.processes import free_port
 from tokentrace_backend.scenario.stack import Backend, Services, scenario_fingerprinter
 from tokentrace_backend.scenario.tokens import ScenarioToken, scenario_tokens
 from tokentrace_backend.scenario.traffic import drive
 
 
-def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_commands(subparsers: Subparsers) -> None:
     """Register ``demo``."""
     parser = subparsers.add_parser(
         "demo",

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from tokentrace.cli import Subparsers
 from tokentrace_backend.settings import (
     DEFAULT_API_URL,
     TOKENTRACE_API_KEY,
@@ -45,7 +46,7 @@ class CommandError(Exception):
     """A failure to report in one line and exit non-zero."""
 
 
-def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_commands(subparsers: Subparsers) -> None:
     """Register ``tokens``, ``token`` and ``errors``."""
     tokens = subparsers.add_parser("tokens", help="tokens seen recently, most recent first")
     _add_common(tokens)

@@ -7,17 +7,18 @@ import asyncio
 import sys
 from pathlib import Path
 
+from tokentrace import SettingsError
+from tokentrace.cli import Subparsers
 from tokentrace_backend.settings import (
     DEFAULT_API_PORT,
     DEFAULT_HOST,
     DEFAULT_OTLP_PORT,
     TOKENTRACE_API_KEY,
     ServeSettings,
-    SettingsError,
 )
 
 
-def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_commands(subparsers: Subparsers) -> None:
     """Register ``serve``."""
     parser = subparsers.add_parser(
         "serve",

@@ -12,6 +12,7 @@ HTTP and never writes spans. Detectors belong beside it, reading what is new by 
 from __future__ import annotations
 
 from tokentrace_backend.derived.background import (
+    DEFAULT_INTERVAL_SECONDS,
     BackgroundRefresh,
     IngestActivity,
     RefreshSchedule,
@@ -25,6 +26,7 @@ from tokentrace_backend.derived.refresh import (
 )
 
 __all__ = [
+    "DEFAULT_INTERVAL_SECONDS",
     "BackgroundRefresh",
     "DerivedTables",
     "IngestActivity",

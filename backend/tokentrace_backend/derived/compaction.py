@@ -37,9 +37,16 @@ def compact_if_due(cursor: duckdb.DuckDBPyConnection, *, force: bool = False) ->
     return rewritten
 
 
+def _compacted(table: str) -> str:
+    """``table``, checked: a table name is SQL text, so only the constants may pass."""
+    if table not in COMPACTED_TABLES:
+        raise ValueError(f"not a compacted table: {table!r}")
+    return table
+
+
 def _row_counts(cursor: duckdb.DuckDBPyConnection, table: str) -> tuple[int, int]:
     """Rows sorted by the last compaction, and rows in total."""
-    assert table in COMPACTED_TABLES  # a table name is SQL text: constants only
+    table = _compacted(table)
     counts = f"""
         SELECT (SELECT sorted_rows FROM derived_sorted_rows WHERE table_name = $table),
                (SELECT count(*) FROM {table})
@@ -50,7 +57,7 @@ def _row_counts(cursor: duckdb.DuckDBPyConnection, table: str) -> tuple[int, int
 
 
 def _rewrite_sorted(cursor: duckdb.DuckDBPyConnection, table: str) -> None:
-    assert table in COMPACTED_TABLES  # a table name is SQL text: constants only
+    table = _compacted(table)
     cursor.execute("BEGIN TRANSACTION")
     try:
         run_script(cursor, load_sql("derived/compaction_rewrite").replace("{table}", table))

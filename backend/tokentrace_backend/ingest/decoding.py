@@ -35,6 +35,7 @@ from typing import Final
 
 import anyio
 
+from tokentrace import SettingsError
 from tokentrace_backend.ingest.errors import MalformedRequest, MalformedSpans, Overloaded
 from tokentrace_backend.ingest.json_decoder import decode_json_request
 from tokentrace_backend.ingest.native_decoder import (
@@ -44,7 +45,7 @@ from tokentrace_backend.ingest.native_decoder import (
 )
 from tokentrace_backend.ingest.protocol import Encoding
 from tokentrace_backend.ingest.python_decoder import decode_spans
-from tokentrace_backend.settings import TOKENTRACE_DECODER, SettingsError
+from tokentrace_backend.settings import TOKENTRACE_DECODER
 from tokentrace_backend.storage.span_rows import DecodedSpans
 
 SpansDecoder = Callable[[bytes], DecodedSpans]

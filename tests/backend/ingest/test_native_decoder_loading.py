@@ -34,7 +34,7 @@ class SpanDecoder:
 _CHOOSE = """
 import sys
 from tokentrace_backend.ingest.decoding import choose_decoder
-from tokentrace_backend.settings import SettingsError
+from tokentrace import SettingsError
 try:
     print(choose_decoder(sys.argv[1], None).name)
 except SettingsError as error:

@@ -1,5 +1,5 @@
--- Migration 100 (query side): derived per-token tables, maintained incrementally by
--- batch_id (tokentrace_backend.queries.linking.refresh_derived).
+-- Migration 100 (derived tables): derived per-token tables, maintained incrementally by
+-- batch_id (tokentrace_backend.derived.refresh.refresh_derived).
 --
 -- A token's spans are spread over the whole spans table (it is in ingest order), so any
 -- per-token question asked of `spans` reads every row group. These tables hold, per token,

@@ -1,6 +1,6 @@
--- Migration 101 (query side): compaction bookkeeping of the derived per-token tables.
+-- Migration 101 (derived tables): compaction bookkeeping of the derived per-token tables.
 -- Rows of each table already sorted by (token_number, start_ns) by the last compaction;
--- rows after them are in arrival order (see queries/compaction.py).
+-- rows after them are in arrival order (see derived/compaction.py).
 CREATE TABLE derived_sorted_rows (
     table_name VARCHAR PRIMARY KEY,
     sorted_rows UBIGINT NOT NULL

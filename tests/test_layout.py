@@ -1,0 +1,85 @@
+"""The layout docs/architecture.md describes, checked: which backend package may import
+which, the library's independence from the backend, and one vocabulary in SQL too."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+from tokentrace import attributes
+
+REPO = Path(__file__).resolve().parents[1]
+LIBRARY = REPO / "src" / "tokentrace"
+BACKEND = REPO / "backend" / "tokentrace_backend"
+
+# Each part of the backend, and the other parts it may import (storage is the base; a
+# stage reads only the ones before it; the scenario is a client of the backend).
+ALLOWED = {
+    "settings": set(),
+    "storage": set(),
+    "ingest": {"storage", "settings"},
+    "derived": {"storage"},
+    "queries": {"storage", "derived"},
+    "api": {"storage", "derived", "queries", "settings"},
+    "server": {"storage", "ingest", "api", "settings"},
+    "cli": {"settings", "server", "scenario"},
+    "scenario": set(),
+}
+
+
+def _imported_modules(path: Path) -> set[str]:
+    modules = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            modules.add(node.module)
+        elif isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+    return modules
+
+
+def _part(path: Path) -> str:
+    relative = path.relative_to(BACKEND)
+    return relative.parts[0] if len(relative.parts) > 1 else relative.stem
+
+
+@pytest.mark.parametrize(
+    "path", sorted(BACKEND.rglob("*.py")), ids=lambda path: str(path.relative_to(BACKEND))
+)
+def test_a_backend_module_imports_only_the_parts_before_it(path: Path) -> None:
+    part = _part(path)
+    if part == "__init__":
+        return
+    used = {
+        module.split(".")[1]
+        for module in _imported_modules(path)
+        if module.startswith("tokentrace_backend.")
+    } - {part}
+    assert used <= ALLOWED[part], f"{part} may not import {sorted(used - ALLOWED[part])}"
+
+
+def test_the_library_loads_the_backend_only_for_its_commands() -> None:
+    importers = sorted(
+        str(path.relative_to(LIBRARY))
+        for path in LIBRARY.rglob("*.py")
+        if any(module.startswith("tokentrace_backend") for module in _imported_modules(path))
+    )
+    assert importers == ["cli.py"]
+
+
+_SQL_NAME = re.compile(r"""['"](tokentrace\.[a-z_.]+)['"]""")
+_SQL_OUTCOME = re.compile(r"auth_outcome\s*(?:=|<>|!=)\s*'([a-z_]+)'")
+
+
+def test_names_and_values_in_the_backends_sql_are_the_vocabularys() -> None:
+    names = {value for value in vars(attributes).values() if isinstance(value, str)}
+    outcomes = {outcome.value for outcome in attributes.AuthOutcome}
+    found = []
+    for path in sorted(BACKEND.rglob("*.sql")):
+        text = path.read_text(encoding="utf-8")
+        found += [(path.name, name, name in names) for name in _SQL_NAME.findall(text)]
+        found += [(path.name, value, value in outcomes) for value in _SQL_OUTCOME.findall(text)]
+    assert found, "the SQL files spell out no attribute name at all: is the pattern stale?"
+    assert [item for item in found if not item[2]] == []
