@@ -52,7 +52,11 @@ def _url(host: str, port: int) -> str:
 async def serve(settings: ServeSettings, out: TextIO = sys.stdout) -> None:
     """Run ingest and API until SIGTERM/SIGINT, then flush and close."""
     decoder = choose_decoder(settings.ingest.decoder, settings.ingest.decode_workers)
-    database = Database(settings.db_path, memory_limit=settings.duckdb_memory_limit)
+    database = Database(
+        settings.db_path,
+        memory_limit=settings.duckdb_memory_limit,
+        checkpoint_threshold=settings.duckdb_checkpoint_threshold,
+    )
     writer = SpanWriter(
         database,
         queue_spans=settings.ingest.queue_spans,

@@ -38,10 +38,13 @@ def create_api_app(
     returned app.
 
     When the server runs the app's lifespan, a background thread keeps the derived
-    per-token tables caught up, at most every ``refresh_interval`` seconds. Given the
-    writer as ``ingest_activity``, it defers to ingest: it runs when the writer is idle and
-    at a bounded duty cycle while it is busy (see ``derived.background``). Either way each
-    request catches up before reading, so answers include every acknowledged span.
+    per-token tables caught up, every ``refresh_interval`` seconds while there is something
+    new. Given the writer as ``ingest_activity``, it follows the writer's pace (see
+    ``derived.background``). Requests read the derived tables as that thread leaves them:
+    an answer includes every span acknowledged more than about a refresh (well under a
+    second at 80 k spans/s, docs/backend.md#freshness) before it. Without the lifespan
+    nothing derives: whoever serves the app without it refreshes the tables itself
+    (``derived.refresh_derived``).
     """
     derived = derived_tables_of(database)
 
@@ -63,7 +66,6 @@ def create_api_app(
     )
     app.state.database = database
     app.state.settings = ApiSettings.resolve(api_key, jaeger_url)
-    app.state.derived = derived
     api = APIRouter(prefix="/api", dependencies=[Depends(require_api_key)])
     api.include_router(tokens_router.router)
     api.include_router(graph_router.router)

@@ -1,4 +1,4 @@
-"""The API's FastAPI dependencies: the API key check, read cursors and the settings.
+"""The API's FastAPI dependencies: the API key check, a read cursor and the settings.
 
 ``/api`` is protected by ``Authorization: Bearer <key>`` when a key is configured,
 compared in constant time.
@@ -14,7 +14,6 @@ from typing import Annotated
 import duckdb
 from fastapi import Depends, Request
 
-from tokentrace_backend.derived import DerivedTables
 from tokentrace_backend.settings import ApiSettings
 from tokentrace_backend.storage.database import ReadableDatabase
 
@@ -35,20 +34,10 @@ def require_api_key(request: Request) -> None:
         raise Unauthorized("wrong API key")
 
 
-def fresh_cursor(request: Request) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read cursor, after the derived per-token tables caught up with the latest batches."""
-    database: ReadableDatabase = request.app.state.database
-    derived: DerivedTables = request.app.state.derived
-    with database.reader() as cursor:
-        try:
-            derived.catch_up(cursor)
-        except duckdb.Error:  # answer from what is derived; the next request retries
-            logger.exception("catching up the derived per-token tables failed")
-        yield cursor
-
-
-def raw_cursor(request: Request) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read cursor for queries over ``spans`` alone (no derived tables)."""
+def read_cursor(request: Request) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read cursor. Queries answer from the derived tables as the background refresh left
+    them (it trails ingest by about a refresh interval); a request never derives itself, so
+    its latency does not grow with ingest."""
     database: ReadableDatabase = request.app.state.database
     with database.reader() as cursor:
         yield cursor
@@ -59,6 +48,5 @@ def settings(request: Request) -> ApiSettings:
     return configured
 
 
-FreshCursor = Annotated[duckdb.DuckDBPyConnection, Depends(fresh_cursor)]
-RawCursor = Annotated[duckdb.DuckDBPyConnection, Depends(raw_cursor)]
+Cursor = Annotated[duckdb.DuckDBPyConnection, Depends(read_cursor)]
 Settings = Annotated[ApiSettings, Depends(settings)]

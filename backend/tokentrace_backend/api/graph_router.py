@@ -7,13 +7,13 @@ from fastapi import APIRouter
 from tokentrace_backend import queries
 from tokentrace_backend.queries.results import DependencyGraph
 
-from .dependencies import FreshCursor
+from .dependencies import Cursor
 from .parameters import Filters
 
 router = APIRouter(prefix="/dependencies", tags=["dependencies"])
 
 
 @router.get("", response_model=DependencyGraph)
-def global_dependencies(cursor: FreshCursor, filters: Filters) -> DependencyGraph:
+def global_dependencies(cursor: Cursor, filters: Filters) -> DependencyGraph:
     """Every service -> service / database / messaging edge in the window."""
     return queries.global_dependencies(cursor, filters)

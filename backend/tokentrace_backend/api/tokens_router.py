@@ -17,7 +17,7 @@ from tokentrace_backend.queries.results import (
     TokenSummary,
 )
 
-from .dependencies import FreshCursor, Settings
+from .dependencies import Cursor, Settings
 from .errors import TokenNotFound, invalid_parameter
 from .parameters import Filters, Limit, Offset, TokenId, normalise_hex, parse_duration
 
@@ -31,14 +31,14 @@ MAX_BUCKETS = 10_000
 
 @router.get("", response_model=TokenPage)
 def list_tokens(
-    cursor: FreshCursor, filters: Filters, limit: Limit = 100, offset: Offset = 0
+    cursor: Cursor, filters: Filters, limit: Limit = 100, offset: Offset = 0
 ) -> TokenPage:
     """Tokens with requests in the window, most recently active first (page with ``offset``)."""
     return queries.list_tokens(cursor, filters, limit=limit, offset=offset)
 
 
 @router.get("/{token_id}", response_model=TokenSummary, responses=_NOT_FOUND)
-def token_summary(cursor: FreshCursor, token_id: TokenId, filters: Filters) -> TokenSummary:
+def token_summary(cursor: Cursor, token_id: TokenId, filters: Filters) -> TokenSummary:
     """Outcomes, routes, clients, services, latency percentiles and lifecycle of a token."""
     return queries.token_summary(cursor, _known(cursor, token_id), filters)
 
@@ -46,7 +46,7 @@ def token_summary(cursor: FreshCursor, token_id: TokenId, filters: Filters) -> T
 @router.get("/{token_id}/errors", response_model=ErrorPage, responses=_NOT_FOUND)
 def token_errors(
     *,
-    cursor: FreshCursor,
+    cursor: Cursor,
     settings: Settings,
     token_id: TokenId,
     filters: Filters,
@@ -65,14 +65,14 @@ def token_errors(
 
 
 @router.get("/{token_id}/dependencies", response_model=DependencyGraph, responses=_NOT_FOUND)
-def token_dependencies(cursor: FreshCursor, token_id: TokenId, filters: Filters) -> DependencyGraph:
+def token_dependencies(cursor: Cursor, token_id: TokenId, filters: Filters) -> DependencyGraph:
     """The service graph drawn by the calls in the token's traces."""
     return queries.token_dependencies(cursor, _known(cursor, token_id), filters)
 
 
 @router.get("/{token_id}/timeline", response_model=Timeline, responses=_NOT_FOUND)
 def token_timeline(
-    cursor: FreshCursor,
+    cursor: Cursor,
     token_id: TokenId,
     filters: Filters,
     bucket: Annotated[

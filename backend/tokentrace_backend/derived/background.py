@@ -1,27 +1,21 @@
 """Keeps the derived per-token tables caught up in the background while the server runs,
 and decides when, given the writer's activity.
 
-Requests catch up on their own before reading (so answers are always fresh); this thread
-does the work between requests, so a request rarely has to do much, and it alone compacts
-the derived tables (sorted by token), which takes seconds on large ones.
-
-The refresh (linking new spans within their traces, then appending to the per-token tables,
-and now and then compacting them) costs CPU in proportion to the spans it derives *and* to
-the spans of their traces' time window it has to scan. During heavy ingest it competes with
-decoding and the writer for the same cores, so it is held back:
+The API reads the derived tables as this thread leaves them (requests never derive), so
+how often it runs is how fresh the answers are. A refresh costs CPU in proportion to the
+spans it derives (plus a fixed cost per slice, tens of milliseconds: about a dozen
+statements), and during heavy ingest it competes with decoding and the writer for the same
+cores:
 
 - when the writer has been idle for ``idle_after`` seconds, the refresh runs (at most once
   per ``interval``), catching up with everything written;
 - while the writer is busy, each refresh derives at most ``busy_slice_spans`` spans, and
   it runs at most ``busy_duty`` of the wall-clock time: after a refresh that took ``t``
   seconds, the next one waits ``t * (1 - busy_duty) / busy_duty`` (and at least
-  ``interval``). Capping the work per refresh is what bounds the duty cycle: a refresh of
-  the whole backlog would grow with every wait. Fewer, larger refreshes also scan each
-  trace's time window fewer times per span.
+  ``interval``). Capping the work per refresh bounds the memory and the duty cycle.
 
-Under sustained heavy ingest the derived tables therefore lag behind, and catch up when the
-writer pauses. Answers never lag: every API request catches up (``DerivedTables.catch_up``)
-before it reads, so it includes every acknowledged span (and pays for the backlog).
+At the defaults a refresh follows ingest within about a second (docs/backend.md#freshness).
+The same thread alone compacts the derived tables (sorted by token).
 """
 
 from __future__ import annotations
@@ -36,10 +30,10 @@ from tokentrace_backend.storage.database import ReadableDatabase
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_INTERVAL_SECONDS = 1.0
+DEFAULT_INTERVAL_SECONDS = 0.25
 DEFAULT_IDLE_AFTER_SECONDS = 0.3
-DEFAULT_BUSY_DUTY = 0.2
-DEFAULT_BUSY_SLICE_SPANS = 100_000
+DEFAULT_BUSY_DUTY = 0.5
+DEFAULT_BUSY_SLICE_SPANS = 200_000
 
 
 class IngestActivity(Protocol):

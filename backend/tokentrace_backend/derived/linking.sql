@@ -1,26 +1,23 @@
--- Trace-level token linking (appended after a `selected_traces(trace_id)` CTE).
+-- Trace-level token linking, appended after a `trace_spans` CTE: the spans to link, with
+-- every span column plus `known_token_id` (the span's own token, or for a span linked by an
+-- earlier refresh, the token it was linked to).
 --
--- Every span of the selected traces gets a `linked_token_id`:
---   1. its own tokentrace.token.id when it carries one (the middleware or the baggage
---      processor put it there);
---   2. otherwise the token of its nearest tagged ancestor (services without tokentrace);
---   3. otherwise, with no tagged ancestor at all (an untagged root, a missing parent), the
+-- Every span gets a `linked_token_id`:
+--   1. its known token (its own tokentrace.token.id when it carries one: the middleware or
+--      the baggage processor put it there);
+--   2. otherwise the token of its nearest ancestor with a known token (services without
+--      tokentrace);
+--   3. otherwise, with no such ancestor at all (an untagged root, a missing parent), the
 --      token of the trace's earliest tagged span.
--- The walk only starts from untagged spans and stops at the first tagged ancestor, so its
--- cost follows the untagged spans, not the trace size. Depth is capped against cycles.
-trace_spans AS MATERIALIZED (
-    SELECT s.*
-    FROM spans AS s
-    SEMI JOIN selected_traces AS t ON s.trace_id = t.trace_id
-    WHERE s.start_ns >= $link_since_ns AND s.start_ns < $link_until_ns
-      AND s.batch_id <= $link_max_batch  -- a refresh slice sees no later batch
-),
+-- The walk only starts from spans without a known token and stops at the first ancestor
+-- with one, so its cost follows the untagged spans, not the trace size. Depth is capped
+-- against cycles.
 untagged_walk(trace_id, span_id, ancestor_id, token_id, depth) AS (
     SELECT trace_id, span_id, parent_span_id, NULL::VARCHAR, 0
     FROM trace_spans
-    WHERE token_id IS NULL
+    WHERE known_token_id IS NULL
     UNION ALL
-    SELECT w.trace_id, w.span_id, p.parent_span_id, p.token_id, w.depth + 1
+    SELECT w.trace_id, w.span_id, p.parent_span_id, p.known_token_id, w.depth + 1
     FROM untagged_walk AS w
     JOIN trace_spans AS p ON p.trace_id = w.trace_id AND p.span_id = w.ancestor_id
     WHERE w.token_id IS NULL AND w.depth < 64
@@ -40,7 +37,7 @@ trace_default_token AS (
 linked_spans AS (
     SELECT
         s.*,
-        coalesce(s.token_id, n.token_id, d.token_id) AS linked_token_id,
+        coalesce(s.known_token_id, n.token_id, d.token_id) AS linked_token_id,
         (
             s.status_code = 2
             OR (s.kind = 2 AND coalesce(s.http_status, 0) >= 500)

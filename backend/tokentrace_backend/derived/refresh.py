@@ -10,34 +10,49 @@ query; from the derived tables (sorted by token, see compaction.py) it is 10-55 
 about 9 bytes per span. So the linked spans are derived, incrementally by ``batch_id``,
 into small per-token tables (``storage/schema/100_token_derived.sql``) that the token
 queries read: :func:`refresh_derived` processes the batches written since the last
-refresh, linking each new span within its whole trace (earlier spans of the trace
-included), in one transaction with the new watermark. The single-trace view still links
-at query time, with the same SQL (:func:`linked_spans_sql`).
+refresh, in slices, each one transaction with the new watermark.
+
+A slice links its spans with the earlier spans of their traces that can still matter: the
+**link state** (``link_spans``, migration 103), which each slice updates. It holds the
+calls whose other side has not arrived yet and the spans without a token of their own, for
+as long as the link window (``LINK_WINDOW_SECONDS``, by arrival). Reading the state rather
+than every recent span of ``spans`` keeps a slice's cost proportional to the slice: it used
+to scan ±15 minutes of spans per slice, which under sustained ingest was the whole table.
+The single-trace view links at query time, with the same SQL (:func:`linked_spans_sql`).
 
 A span that arrives before every tagged span of its trace is derived without a token and
-linked when the first tagged span of its trace arrives. A cross-service call pair is
-derived when the later of its two spans arrives; a client span whose server side has not
-arrived yet counts as a call to a remote peer until it does. Not handled: a span linked to
-its trace's default token whose nearer tagged ancestor arrives later keeps the default.
+linked when a tagged span of its trace arrives. A cross-service call pair is derived when
+the later of its two spans arrives; a client span whose server side has not arrived yet
+counts as a call to a remote peer until it does. Both hold while the two arrive within the
+link window of each other. Not handled: a span linked to its trace's default token whose
+nearer tagged ancestor arrives later keeps the default.
+
+Each slice hands what it derived to the slice consumers (detectors read what is new
+there, incrementally, inside the slice's transaction): see :class:`DerivedSlice`.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 import weakref
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 
 from tokentrace_backend.derived.compaction import compact_if_due
 from tokentrace_backend.storage.database import ReadableDatabase
-from tokentrace_backend.storage.sql import load_sql, run
+from tokentrace_backend.storage.sql import load_sql, run, run_script
 
-# Spans of one trace lie close together in time, so linking only looks this far around the
-# time range of the spans being derived, which lets DuckDB skip row groups by start_ns.
-LINK_MARGIN_NS = 15 * 60 * 1_000_000_000
+# How long (by arrival) the link state keeps a span that may still link: the two sides of a
+# call, or an untagged span and its tagged ancestor, must arrive within this of each other.
+# Exporters deliver a trace's spans within seconds (the SDK's batch processor every 5 s,
+# a collector's batch every 200 ms), retries within tens of seconds.
+LINK_WINDOW_SECONDS = 60.0
 
 # Spans derived per transaction: bounds the memory of a catch-up over a large backlog.
 REFRESH_SLICE_SPANS = 500_000
@@ -59,16 +74,16 @@ _REFRESH_STATEMENTS = (
 _REFRESH_TEMP_TABLES = ("refresh_linked", "refresh_superseded", "refresh_new_calls")
 
 
-def linked_spans_sql(selected_traces: str, body: str) -> str:
-    """SQL text: ``WITH RECURSIVE <selected_traces>, <linking>, <body>``.
+def linked_spans_sql(trace_spans: str, body: str) -> str:
+    """SQL text: ``WITH RECURSIVE <trace_spans>, <linking> <body>``.
 
-    ``selected_traces`` defines the ``selected_traces(trace_id)`` CTE and ``body`` continues
-    the statement over ``linked_spans``. Only the backend's own SQL text is joined; values
-    stay parameters.
+    ``trace_spans`` defines the ``trace_spans`` CTE (the spans to link, with their
+    ``known_token_id``; see linking.sql) and ``body`` continues the statement over
+    ``linked_spans``. Only the backend's own SQL text is joined; values stay parameters.
     """
     return (
         "WITH RECURSIVE\n"
-        + selected_traces.strip()
+        + trace_spans.strip()
         + ",\n"
         + load_sql("derived/linking").strip()
         + "\n"
@@ -76,13 +91,29 @@ def linked_spans_sql(selected_traces: str, body: str) -> str:
     )
 
 
-# The linked spans of the traces with spans in the slice's batches, materialised for the
+# The linked spans of the slice (and of the link state of its traces), materialised for the
 # statements of the slice.
-_REFRESH_LINKED = "CREATE OR REPLACE TEMP TABLE refresh_linked AS\n" + linked_spans_sql(  # noqa: S608
-    "selected_traces AS (SELECT DISTINCT trace_id FROM spans\n"
-    "    WHERE batch_id > $from_batch AND batch_id <= $to_batch)",
-    load_sql("derived/refresh_linked"),
+_REFRESH_LINKED = "CREATE OR REPLACE TEMP TABLE refresh_linked AS\n" + linked_spans_sql(
+    load_sql("derived/refresh_trace_spans"), load_sql("derived/refresh_linked")
 )
+_LINK_STATE = load_sql("derived/refresh_link_state")
+
+
+@dataclass(frozen=True)
+class DerivedSlice:
+    """One slice as its consumers see it, inside its transaction: the batches
+    ``from_batch < batch_id <= to_batch`` were just derived. The temp table
+    ``refresh_linked`` holds the slice's spans (``batch_id > from_batch``: the columns of
+    ``spans`` that derivation uses, the ``attributes`` of requests and lifecycle spans, plus
+    ``linked_token_id`` and ``failed``; see refresh_trace_spans.sql) and the link state's
+    spans of the same traces (``batch_id <= from_batch``; ``newly_linked`` when they got a
+    token only now); ``refresh_new_calls`` the slice's calls as stored in ``token_calls``."""
+
+    from_batch: int
+    to_batch: int
+
+
+SliceConsumer = Callable[[duckdb.DuckDBPyConnection, DerivedSlice], None]
 
 
 def refresh_derived(
@@ -90,6 +121,8 @@ def refresh_derived(
     *,
     slice_spans: int = REFRESH_SLICE_SPANS,
     max_slices: int | None = None,
+    expire_through_batch: int = 0,
+    consumers: Sequence[SliceConsumer] = (),
 ) -> int:
     """Derive the per-token rows of every batch committed before this call.
 
@@ -97,7 +130,9 @@ def refresh_derived(
     the derived tables either before or after a slice, never half of one. Batches committed
     during the call are left to the next one: chasing the writer would keep a refresh
     running for as long as ingest lasts. With ``max_slices``, stop after that many slices
-    (the rest stays for the next call): a bounded piece of work for a busy moment.
+    (the rest stays for the next call): a bounded piece of work for a busy moment. The link
+    state drops what arrived in batches up to ``expire_through_batch``; each of
+    ``consumers`` is called in every slice's transaction, after the slice is derived.
     """
     processed = 0
     slices = 0
@@ -117,29 +152,32 @@ def refresh_derived(
             if newest is None or newest[0] is None:
                 return processed
             until_batch = int(newest[0])
-        bounds = run(
-            cursor,
-            load_sql("derived/refresh_bounds"),
+        # The slice: whole batches, at most slice_spans spans (at least one batch).
+        bounds = cursor.execute(
+            "SELECT max(batch_id) FROM (SELECT batch_id FROM spans"
+            " WHERE batch_id > $from_batch AND batch_id <= $until_batch"
+            " ORDER BY batch_id LIMIT $max_spans)",
             {"from_batch": from_batch, "until_batch": until_batch, "max_spans": slice_spans},
         ).fetchone()
         if bounds is None or bounds[0] is None:
             return processed
-        to_batch, first_ns, last_ns = (int(value) for value in bounds)
-        _refresh_slice(cursor, from_batch, to_batch, first_ns, last_ns)
+        to_batch = int(bounds[0])
+        _refresh_slice(cursor, DerivedSlice(from_batch, to_batch), expire_through_batch, consumers)
         processed += to_batch - from_batch
         slices += 1
     return processed
 
 
 def _refresh_slice(
-    cursor: duckdb.DuckDBPyConnection, from_batch: int, to_batch: int, first_ns: int, last_ns: int
+    cursor: duckdb.DuckDBPyConnection,
+    derived: DerivedSlice,
+    expire_through_batch: int,
+    consumers: Sequence[SliceConsumer],
 ) -> None:
     parameters: dict[str, Any] = {
-        "from_batch": from_batch,
-        "to_batch": to_batch,
-        "link_since_ns": first_ns - LINK_MARGIN_NS,
-        "link_until_ns": last_ns + LINK_MARGIN_NS,
-        "link_max_batch": to_batch,
+        "from_batch": derived.from_batch,
+        "to_batch": derived.to_batch,
+        "expire_through_batch": expire_through_batch,
     }
     cursor.execute("BEGIN TRANSACTION")
     try:
@@ -147,9 +185,12 @@ def _refresh_slice(
             run(cursor, _REFRESH_LINKED, parameters)
             for statement in _REFRESH_STATEMENTS:
                 run(cursor, statement, parameters)
+            run_script(cursor, _LINK_STATE, parameters)
+        for consumer in consumers:
+            consumer(cursor, derived)
         cursor.execute(
             "UPDATE derived_state SET last_batch_id = $to_batch WHERE name = 'token_tables'",
-            {"to_batch": to_batch},
+            {"to_batch": derived.to_batch},
         )
         for table in _REFRESH_TEMP_TABLES:  # constant names
             cursor.execute(f"DROP TABLE {table}")
@@ -178,10 +219,25 @@ def _no_build_side_flip(cursor: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 
 class DerivedTables:
-    """Keeps the derived tables caught up; one refresh at a time per process."""
+    """Keeps the derived tables caught up; one refresh at a time per process.
 
-    def __init__(self) -> None:
+    It remembers when each refresh ran and which batch it reached, so that the link state
+    can drop what arrived longer than the link window ago (after a restart, nothing is
+    dropped until a window has passed).
+    """
+
+    def __init__(
+        self,
+        *,
+        link_window_seconds: float = LINK_WINDOW_SECONDS,
+        consumers: Sequence[SliceConsumer] = (),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._lock = threading.Lock()
+        self._link_window = link_window_seconds
+        self._clock = clock
+        self._reached: deque[tuple[float, int]] = deque()  # (when, last batch derived)
+        self.consumers = list(consumers)
 
     def catch_up(
         self,
@@ -193,18 +249,35 @@ class DerivedTables:
         """Refresh if batches were written since the last refresh; returns batches processed.
 
         With ``compact``, also rewrite sorted the tables whose unsorted tail grew enough
-        (seconds on large tables: for background work, not for a waiting request). With
-        ``max_spans``, derive only one slice of about that many spans (whole batches) and
-        leave the rest for later; a request must not pass it, it needs every batch.
+        (seconds on large tables: for background work). With ``max_spans``, derive only
+        one slice of about that many spans (whole batches) and leave the rest for later.
         """
         with self._lock:
-            if max_spans is None:
-                processed = refresh_derived(cursor)
-            else:
-                processed = refresh_derived(cursor, slice_spans=max_spans, max_slices=1)
+            options: dict[str, Any] = {
+                "expire_through_batch": self._expired_batch(),
+                "consumers": self.consumers,
+            }
+            if max_spans is not None:
+                options |= {"slice_spans": max_spans, "max_slices": 1}
+            processed = refresh_derived(cursor, **options)
+            if processed:
+                row = cursor.execute(
+                    "SELECT last_batch_id FROM derived_state WHERE name = 'token_tables'"
+                ).fetchone()
+                self._reached.append((self._clock(), int(row[0]) if row else 0))
             if compact:
                 compact_if_due(cursor)
             return processed
+
+    def _expired_batch(self) -> int:
+        """The last batch that arrived longer than the link window ago (0: none known)."""
+        horizon = self._clock() - self._link_window
+        expired = 0
+        while self._reached and self._reached[0][0] <= horizon:
+            expired = self._reached.popleft()[1]
+        if expired:  # keep the boundary for the next call
+            self._reached.appendleft((horizon, expired))
+        return expired
 
 
 # One DerivedTables (one refresh lock) per database, however many apps serve it: two

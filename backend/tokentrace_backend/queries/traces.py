@@ -23,12 +23,11 @@ SPAN_KINDS = {
 }
 STATUS_CODES = {0: "unset", 1: "ok", 2: "error"}
 
-# The whole table: a single trace's spans are found by id, whatever their time.
-_ALL_TIME = {"link_since_ns": -(2**63), "link_until_ns": 2**63 - 1, "link_max_batch": 2**64 - 1}
-
 
 _TRACE_SPANS = linked_spans_sql(
-    "selected_traces AS (SELECT $trace_id::BLOB AS trace_id)", load_sql("queries/trace_spans")
+    "trace_spans AS MATERIALIZED (SELECT *, token_id AS known_token_id FROM spans"
+    " WHERE trace_id = $trace_id::BLOB)",
+    load_sql("queries/trace_spans"),
 )
 
 
@@ -43,7 +42,7 @@ def trace_detail(
     cursor: duckdb.DuckDBPyConnection, trace_id: str, *, jaeger_url: str | None = None
 ) -> TraceDetail | None:
     """The trace's spans in start order, or None when no span of it is stored."""
-    parameters = {**_ALL_TIME, "trace_id": bytes.fromhex(trace_id)}
+    parameters = {"trace_id": bytes.fromhex(trace_id)}
     rows = run(cursor, _TRACE_SPANS, parameters).fetchall()
     if not rows:
         return None

@@ -29,13 +29,22 @@ class Database:
     everything else reads through :meth:`reader`.
     """
 
-    def __init__(self, path: Path, *, memory_limit: str | None = None) -> None:
-        """``memory_limit`` is DuckDB's (``640MB``, say); None leaves DuckDB's default."""
+    def __init__(
+        self,
+        path: Path,
+        *,
+        memory_limit: str | None = None,
+        checkpoint_threshold: str | None = None,
+    ) -> None:
+        """``memory_limit`` and ``checkpoint_threshold`` are DuckDB's (``640MB``, ``64MB``,
+        say); None leaves DuckDB's default."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        config: dict[str, str | bool | int | float | list[str]] = (
-            {} if memory_limit is None else {"memory_limit": memory_limit}
-        )
+        config: dict[str, str | bool | int | float | list[str]] = {}
+        if memory_limit is not None:
+            config["memory_limit"] = memory_limit
+        if checkpoint_threshold is not None:
+            config["checkpoint_threshold"] = checkpoint_threshold
         self._connection = duckdb.connect(str(self.path), config=config)
         self._closed = False
         self._lock = threading.Lock()

@@ -43,8 +43,11 @@ def run(
     return cursor.execute(sql, {name: parameters[name] for name in used})
 
 
-def run_script(cursor: duckdb.DuckDBPyConnection, sql: str) -> None:
-    """Execute the statements of ``sql`` (separated by ``;``, without parameters) in order."""
+def run_script(
+    cursor: duckdb.DuckDBPyConnection, sql: str, parameters: Mapping[str, Any] | None = None
+) -> None:
+    """Execute the statements of ``sql`` (separated by ``;``) in order, each with the
+    ``parameters`` it references."""
     for statement in sql.split(";"):
         if statement.strip():
-            cursor.execute(statement)
+            run(cursor, statement, parameters or {})

@@ -12,6 +12,7 @@ from tests.backend.scenario import JAEGER_URL, Scenario, build_scenario
 from tests.backend.span_builder import SpanBuilder
 from tests.loopback import serve_asgi
 from tokentrace_backend.api import create_api_app
+from tokentrace_backend.derived import refresh_derived
 from tokentrace_backend.storage import Database
 from tokentrace_backend.storage.writer import SpanWriter
 
@@ -24,7 +25,10 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
     span_writer.start()
     spans = SpanBuilder()
     try:
-        yield build_scenario(spans, span_writer, db)
+        stored = build_scenario(spans, span_writer, db)
+        with db.reader() as cursor:
+            refresh_derived(cursor)  # what the server's background refresh does
+        yield stored
     finally:
         spans.shutdown()
         span_writer.close()

@@ -62,7 +62,13 @@ def test_serve_ingests_over_otlp_and_answers_over_the_api(tmp_path: Path) -> Non
 
         bearer = {"Authorization": f"Bearer {API_KEY}"}
         assert httpx.get(f"{server.api_url}/api/tokens").status_code == 401
-        errors = httpx.get(f"{server.api_url}/api/tokens/{TOKEN}/errors", headers=bearer).json()
+        # The background refresh derives the acknowledged spans within about a second.
+        errors_url = f"{server.api_url}/api/tokens/{TOKEN}/errors"
+        deadline = time.monotonic() + 10
+        while (answer := httpx.get(errors_url, headers=bearer)).status_code == 404:
+            assert time.monotonic() < deadline, "the token was never derived"
+            time.sleep(0.05)
+        errors = answer.json()
         groups = {(g["service"], g["span_name"], g["error_type"]) for g in errors["errors"]}
         assert groups == {
             ("orders", "GET /orders", "HTTP 500"),
