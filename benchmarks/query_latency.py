@@ -29,7 +29,7 @@ from pathlib import Path
 from tokentrace_backend import queries
 from tokentrace_backend.derived import DerivedTables, compact_if_due, refresh_derived
 from tokentrace_backend.queries import QueryFilters, Window
-from tokentrace_backend.settings import DEFAULT_DUCKDB_MEMORY_LIMIT
+from tokentrace_backend.settings import DEFAULT_DUCKDB_MEMORY_LIMIT, DEFAULT_DUCKDB_THREADS
 from tokentrace_backend.storage import Database, migration_files
 
 GENERATOR_VERSION = "1"
@@ -190,6 +190,8 @@ def build(path: Path, spans: int) -> float:
         print(f"spans generated in {generated - started:.1f} s")
         with database.reader() as cursor:
             refresh_derived(cursor)
+            # The spans "arrived" hours ago: their link window has long passed.
+            cursor.execute("DELETE FROM link_spans")
         derived = time.perf_counter()
         print(f"derived per-token tables built in {derived - generated:.1f} s")
         with database.reader() as cursor:
@@ -240,8 +242,13 @@ def main() -> None:
         print(f"database: {path} generated in {seconds:.1f} s")
 
     # Queried under the memory limit `tokentrace serve` runs with.
-    database = Database(path, memory_limit=DEFAULT_DUCKDB_MEMORY_LIMIT)
-    print(f"DuckDB memory limit: {DEFAULT_DUCKDB_MEMORY_LIMIT} (as tokentrace serve)")
+    database = Database(
+        path, memory_limit=DEFAULT_DUCKDB_MEMORY_LIMIT, threads=DEFAULT_DUCKDB_THREADS
+    )
+    print(
+        f"DuckDB memory limit {DEFAULT_DUCKDB_MEMORY_LIMIT}, {DEFAULT_DUCKDB_THREADS} thread"
+        " (as tokentrace serve)"
+    )
     try:
         with database.reader() as cursor:
             row = cursor.execute(

@@ -31,6 +31,7 @@ from tokentrace_backend.ingest import (
 )
 from tokentrace_backend.settings import ServeSettings
 from tokentrace_backend.storage import Database
+from tokentrace_backend.storage.journal import IngestJournal, journal_path
 from tokentrace_backend.storage.writer import SpanWriter
 
 logger = logging.getLogger(__name__)
@@ -56,12 +57,15 @@ async def serve(settings: ServeSettings, out: TextIO = sys.stdout) -> None:
         settings.db_path,
         memory_limit=settings.duckdb_memory_limit,
         checkpoint_threshold=settings.duckdb_checkpoint_threshold,
+        threads=settings.duckdb_threads,
     )
+    journal = IngestJournal(journal_path(settings.db_path)) if settings.ingest.journal else None
     writer = SpanWriter(
         database,
         queue_spans=settings.ingest.queue_spans,
         batch_spans=settings.ingest.writer_batch_spans,
         linger_seconds=settings.ingest.writer_linger_seconds,
+        journal=journal,
     )
     writer.start()
     decoders = DecodePool(decoder)

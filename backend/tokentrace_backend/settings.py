@@ -38,9 +38,15 @@ TOKENTRACE_MAX_INFLIGHT_REQUESTS: Final = "TOKENTRACE_MAX_INFLIGHT_REQUESTS"
 TOKENTRACE_WRITER_BATCH_SPANS: Final = "TOKENTRACE_WRITER_BATCH_SPANS"
 """Most spans the writer commits in one transaction (default 20,000)."""
 TOKENTRACE_WRITER_LINGER_MS: Final = "TOKENTRACE_WRITER_LINGER_MS"
-"""How long the writer waits for more spans before a commit that is not full (default 0:
-it commits whatever is queued as soon as the previous commit ends, so batches grow with
-load without adding latency when idle)."""
+"""How long a queued request may wait for others to share its DuckDB commit (default 100
+with the journal: requests are acknowledged once journaled, so the wait only delays when
+their spans can be queried; 0 without it: commit whatever is queued as soon as the previous
+commit ends)."""
+TOKENTRACE_INGEST_JOURNAL: Final = "TOKENTRACE_INGEST_JOURNAL"
+"""``false`` turns the ingest journal off: each request is then acknowledged only once
+DuckDB has committed it (default true: acknowledged once its rows are synced to the journal,
+``<db>.journal/`` beside the DuckDB file, and committed to DuckDB in large groups behind
+it; see storage/journal.py)."""
 TOKENTRACE_DECODER: Final = "TOKENTRACE_DECODER"
 """Which span decoder ingest uses: ``native`` (the compiled ``tokentrace-otlp-native``
 package), ``python``, or ``auto`` (the default: native when it is installed)."""
@@ -55,11 +61,20 @@ percentage of RAM). Without one DuckDB may use 80 % of RAM: measured, the catch-
 derived tables after a 1.5 M-span burst took the server from 554 MiB to 1.3 GiB; with
 640MB it stays under 700 MiB, spilling to ``<db>.tmp`` instead."""
 TOKENTRACE_DUCKDB_CHECKPOINT_THRESHOLD: Final = "TOKENTRACE_DUCKDB_CHECKPOINT_THRESHOLD"
-"""How much write-ahead log makes a commit checkpoint it into the file (default 64MB;
-DuckDB's own default is 16MB). Checkpoints compress and write whole row groups; measured
-in process (1.5 M spans, the writer alone), 16MB held the writer to 143 k spans/s, 64MB let
-it reach 213 k with the final checkpoint, and the file came out 45 instead of 52 bytes per
-span. A larger log replays longer after a crash and keeps more rows in memory."""
+"""How much write-ahead log makes a commit checkpoint it into the file (default 128MB;
+DuckDB's own default is 16MB). Checkpoints compress and write whole row groups and stall the
+writer while they run; measured in process (1.5 M spans, the writer alone), 16MB held the
+writer to 143 k spans/s, 64MB let it reach 213 k and 128MB 251 k with the final
+checkpoint, and the file came out 44-45 instead of 52 bytes per span. At 80 k spans/s
+sustained, 128MB gave a freshness lag p99 of 2.0-2.6 s against 2.9 s for 32MB
+(docs/backend.md#freshness). A larger log replays longer after a crash and keeps more rows
+in memory."""
+TOKENTRACE_DUCKDB_THREADS: Final = "TOKENTRACE_DUCKDB_THREADS"
+"""Threads DuckDB runs a statement on (default 1). While ingest keeps every core busy,
+parallel workers only add overhead: measured at 80 k spans/s, one thread took the server
+from 22.1 to 19.2 µs of CPU per span. Queries stay within their targets on one thread
+(token summary over 10 M spans 40.6 ms, global map 245 ms); a machine with spare cores
+may raise it for faster scans."""
 TOKENTRACE_RETRY_AFTER_SECONDS: Final = "TOKENTRACE_RETRY_AFTER_SECONDS"
 """The ``Retry-After`` value sent with 503 (default 1)."""
 TOKENTRACE_URL: Final = "TOKENTRACE_URL"
@@ -68,7 +83,8 @@ TOKENTRACE_URL: Final = "TOKENTRACE_URL"
 DEFAULT_DB_PATH: Final = Path("tokentrace.duckdb")
 DECODER_CHOICES: Final = ("auto", "native", "python")
 DEFAULT_DUCKDB_MEMORY_LIMIT: Final = "640MB"
-DEFAULT_DUCKDB_CHECKPOINT_THRESHOLD: Final = "64MB"
+DEFAULT_DUCKDB_CHECKPOINT_THRESHOLD: Final = "128MB"
+DEFAULT_DUCKDB_THREADS: Final = 1
 _DUCKDB_SIZE: Final = re.compile(r"^\d+(\.\d+)?\s*([KMGT]i?B|B)$", re.IGNORECASE)
 _DUCKDB_SIZE_OR_SHARE: Final = re.compile(r"^\d+(\.\d+)?\s*([KMGT]i?B|B|%)$", re.IGNORECASE)
 DEFAULT_HOST: Final = "127.0.0.1"
@@ -87,7 +103,8 @@ class IngestSettings:
     queue_spans: int = 200_000
     max_inflight_requests: int = 16
     writer_batch_spans: int = 20_000
-    writer_linger_seconds: float = 0.0
+    writer_linger_seconds: float | None = None  # None: the writer's default (see above)
+    journal: bool = True
     decoder: str = "auto"
     decode_workers: int | None = None  # None: chosen by the decoder (see above)
     retry_after_seconds: int = 1
@@ -102,8 +119,8 @@ class IngestSettings:
             queue_spans=_positive_int(env, TOKENTRACE_QUEUE_SPANS, 200_000),
             max_inflight_requests=_positive_int(env, TOKENTRACE_MAX_INFLIGHT_REQUESTS, 16),
             writer_batch_spans=_positive_int(env, TOKENTRACE_WRITER_BATCH_SPANS, 20_000),
-            writer_linger_seconds=_positive_int(env, TOKENTRACE_WRITER_LINGER_MS, 0, zero=True)
-            / 1000,
+            writer_linger_seconds=_optional_milliseconds(env, TOKENTRACE_WRITER_LINGER_MS),
+            journal=_flag(env, TOKENTRACE_INGEST_JOURNAL, default=True),
             decoder=_choice(env, TOKENTRACE_DECODER, DECODER_CHOICES, "auto"),
             decode_workers=_optional_int(env, TOKENTRACE_DECODE_WORKERS),
             retry_after_seconds=_positive_int(env, TOKENTRACE_RETRY_AFTER_SECONDS, 1),
@@ -145,6 +162,7 @@ class ServeSettings:
     db_path: Path
     duckdb_memory_limit: str
     duckdb_checkpoint_threshold: str
+    duckdb_threads: int
     host: str
     api_port: int
     otlp_port: int
@@ -184,7 +202,12 @@ class ServeSettings:
                 TOKENTRACE_DUCKDB_CHECKPOINT_THRESHOLD,
                 DEFAULT_DUCKDB_CHECKPOINT_THRESHOLD,
                 _DUCKDB_SIZE,
-                "a size such as 64MB or 1GiB",
+                "a size such as 128MB or 1GiB",
+            ),
+            duckdb_threads=_positive_int(
+                os.environ if environ is None else environ,
+                TOKENTRACE_DUCKDB_THREADS,
+                DEFAULT_DUCKDB_THREADS,
             ),
             host=host,
             api_port=api_port,
@@ -247,6 +270,22 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default
     if value not in choices:
         raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
     return value
+
+
+def _optional_milliseconds(env: Mapping[str, str], name: str) -> float | None:
+    value = _optional_int(env, name)
+    return None if value is None else value / 1000
+
+
+def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    value = (env.get(name) or "").strip().lower()
+    if not value:
+        return default
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false, got {value!r}")
 
 
 def _optional_int(env: Mapping[str, str], name: str) -> int | None:

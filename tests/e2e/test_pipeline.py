@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -20,6 +19,7 @@ from tests.e2e.pipeline import Pipeline
 from tokentrace_backend.scenario.stack import scenario_fingerprinter
 from tokentrace_backend.scenario.tokens import ScenarioToken, scenario_tokens, token_by_name
 from tokentrace_backend.scenario.traffic import drive
+from tokentrace_backend.storage.database import stored_files
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -213,7 +213,8 @@ def test_no_raw_token_in_jaeger_answers_or_the_duckdb_file(scenario_run: Scenari
             searched += 1
     # Every token's requests, ROUNDS times (some tokens make two).
     assert searched >= ROUNDS * len(scenario_tokens())
-    database_files = sorted(Path(pipeline.backend.db_path).parent.glob("tokentrace.duckdb*"))
+    # The DuckDB file, its write-ahead log and the ingest journal's segments, as they are now.
+    database_files = stored_files(pipeline.backend.db_path)
     assert database_files
     for path in database_files:
         _assert_no_secret(path.read_bytes(), path.name)

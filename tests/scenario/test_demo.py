@@ -10,6 +10,7 @@ import pytest
 
 from tokentrace_backend.scenario.stack import scenario_fingerprinter, tokentrace_command
 from tokentrace_backend.scenario.tokens import scenario_tokens, token_by_name
+from tokentrace_backend.storage.database import stored_files
 
 
 @pytest.mark.slow
@@ -50,7 +51,7 @@ def test_demo_once_prints_outcomes_errors_and_dependencies(tmp_path: Path) -> No
     finally:
         connection.close()
     assert spans > 0
-    stored = b"".join(path.read_bytes() for path in tmp_path.glob("demo.duckdb*"))
+    stored = b"".join(path.read_bytes() for path in stored_files(tmp_path / "demo.duckdb"))
     for token in scenario_tokens():
         for secret in token.secrets:
             assert secret not in output + result.stderr

@@ -65,7 +65,8 @@ _REFRESH_STATEMENTS = (
     load_sql("derived/refresh_superseded_calls"),
     load_sql("derived/refresh_superseded_delete"),
     load_sql("derived/refresh_calls"),
-    "INSERT INTO token_calls SELECT * FROM refresh_new_calls",  # this slice's calls, per token
+    # this slice's calls, per token
+    "INSERT INTO token_calls SELECT *, $to_batch FROM refresh_new_calls",
     load_sql("derived/refresh_relinked_calls"),
     load_sql("derived/refresh_call_minutes"),
     load_sql("derived/refresh_failures"),
@@ -92,7 +93,7 @@ def linked_spans_sql(trace_spans: str, body: str) -> str:
 
 
 # The linked spans of the slice (and of the link state of its traces), materialised for the
-# statements of the slice.
+# linked statements of the slice.
 _REFRESH_LINKED = "CREATE OR REPLACE TEMP TABLE refresh_linked AS\n" + linked_spans_sql(
     load_sql("derived/refresh_trace_spans"), load_sql("derived/refresh_linked")
 )
@@ -103,11 +104,12 @@ _LINK_STATE = load_sql("derived/refresh_link_state")
 class DerivedSlice:
     """One slice as its consumers see it, inside its transaction: the batches
     ``from_batch < batch_id <= to_batch`` were just derived. The temp table
-    ``refresh_linked`` holds the slice's spans (``batch_id > from_batch``: the columns of
-    ``spans`` that derivation uses, the ``attributes`` of requests and lifecycle spans, plus
-    ``linked_token_id`` and ``failed``; see refresh_trace_spans.sql) and the link state's
-    spans of the same traces (``batch_id <= from_batch``; ``newly_linked`` when they got a
-    token only now); ``refresh_new_calls`` the slice's calls as stored in ``token_calls``."""
+    ``refresh_linked`` holds the slice's spans (``batch_id > from_batch``: the columns linking
+    uses, plus ``linked_token_id`` and ``failed``; see refresh_trace_spans.sql) and the link
+    state's spans of the same traces (``batch_id <= from_batch``; ``newly_linked`` when they got a
+    token only now); ``refresh_new_calls`` the slice's calls as stored in ``token_calls``.
+    Everything else of the slice's spans is in ``spans`` itself, by ``batch_id`` (which
+    DuckDB prunes to the slice's row groups)."""
 
     from_batch: int
     to_batch: int

@@ -22,7 +22,7 @@ FROM (
     FROM (
         SELECT *, 1 AS sign FROM refresh_new_calls
         UNION ALL
-        SELECT *, -1 AS sign FROM refresh_superseded
+        SELECT * EXCLUDE (slice_batch), -1 AS sign FROM refresh_superseded
     )
     GROUP BY ALL
 )

@@ -7,5 +7,6 @@ SELECT
     json_extract_string(attributes, '$."tokentrace.lifecycle.actor"'),
     start_ns,
     trace_id
-FROM refresh_linked
-WHERE batch_id > $from_batch AND name = 'tokentrace.lifecycle' AND token_id IS NOT NULL
+FROM spans
+WHERE batch_id > $from_batch AND batch_id <= $to_batch
+  AND name = 'tokentrace.lifecycle' AND token_id IS NOT NULL

@@ -1,9 +1,10 @@
 -- Keep in the link state what later slices may still need of the traces this slice
--- touched (their rows are replaced): spans without a token of their own (they parent later
+-- touched (their rows in the state, the slice's spans of earlier batches, are replaced): spans without a token of their own (they parent later
 -- untagged spans, or wait for a tagged ancestor), CLIENT/PRODUCER spans whose
 -- SERVER/CONSUMER child has not arrived (but not database clients: no instrumented server
 -- answers them), and SERVER/CONSUMER spans whose parent has not arrived.
-DELETE FROM link_spans WHERE trace_id IN (SELECT trace_id FROM refresh_linked);
+DELETE FROM link_spans
+WHERE trace_id IN (SELECT trace_id FROM refresh_linked WHERE batch_id <= $from_batch);
 INSERT INTO link_spans
 SELECT
     r.trace_id, r.span_id, r.parent_span_id, r.service_name, r.name, r.kind, r.start_ns,

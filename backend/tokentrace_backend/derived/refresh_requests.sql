@@ -11,7 +11,9 @@ SELECT
     s.auth_outcome,
     s.client_address,
     s.user_agent,
-    s.failed
-FROM refresh_linked AS s
+    span_failed(s.status_code, s.kind, s.http_status, s.error_type),
+    $to_batch
+FROM spans AS s
 JOIN token_dim AS d ON d.token_id = s.token_id
-WHERE s.batch_id > $from_batch AND s.kind = 2 AND s.auth_outcome IS NOT NULL
+WHERE s.batch_id > $from_batch AND s.batch_id <= $to_batch
+  AND s.kind = 2 AND s.auth_outcome IS NOT NULL

@@ -14,8 +14,8 @@ FROM (
         arg_max(token_name, start_ns) FILTER (WHERE token_name IS NOT NULL) AS name,
         min(start_ns) AS first_ns,
         max(start_ns) AS last_ns
-    FROM refresh_linked
-    WHERE token_id IS NOT NULL AND batch_id > $from_batch
+    FROM spans
+    WHERE batch_id > $from_batch AND batch_id <= $to_batch AND token_id IS NOT NULL
     GROUP BY token_id
 ) AS seen
 WHERE token_dim.token_id = seen.token_id

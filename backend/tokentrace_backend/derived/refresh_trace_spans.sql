@@ -1,20 +1,14 @@
 -- The spans a refresh slice links: every span of the slice's batches, and the spans of
 -- their traces kept in the link state from earlier slices (their earlier token, if any, is
 -- `prior_token_id`). Nothing else of `spans` is read: the state holds what can still
--- matter (see storage/schema/103_link_state.sql). Only the columns the derived tables and
--- the slice's consumers use are carried; the attributes JSON only of requests (SERVER
--- spans with an auth outcome) and lifecycle spans.
-slice_spans AS MATERIALIZED (
+-- matter (see storage/schema/103_link_state.sql). Only the columns linking and the linked
+-- statements (failures, calls, the link state) use are carried; what needs a span's own
+-- token only (requests, token metadata, lifecycle) reads `spans` by batch directly.
+slice_spans AS (
     SELECT
         trace_id, span_id, parent_span_id, service_name, name, kind, start_ns, duration_ns,
-        status_code, status_message, http_method, http_route, http_status, client_address,
-        user_agent, peer_service, db_system, server_address, messaging_system, token_id,
-        token_key_id, auth_outcome, token_owner, token_name, error_type, error_message,
-        CASE
-            WHEN (kind = 2 AND auth_outcome IS NOT NULL) OR name = 'tokentrace.lifecycle'
-            THEN attributes
-        END AS attributes,
-        batch_id
+        status_code, status_message, http_status, peer_service, db_system, server_address,
+        messaging_system, token_id, error_type, error_message, batch_id
     FROM spans
     WHERE batch_id > $from_batch AND batch_id <= $to_batch
 ),

@@ -98,7 +98,7 @@ class TraceReceiver:
                 self._writer.withdraw()
         if decoded.accepted_spans:
             try:
-                await asyncio.wrap_future(future)
+                await asyncio.wrap_future(future.durable)
             except Exception:
                 logger.exception("spans could not be stored")
                 return export_failure(500, "the spans could not be stored", encoding)

@@ -10,7 +10,18 @@ from typing import Protocol
 
 import duckdb
 
+from tokentrace_backend.storage.journal import journal_path
 from tokentrace_backend.storage.migrations import apply_migrations
+
+
+def stored_files(db_path: Path) -> list[Path]:
+    """Every file that holds data of the database at ``db_path``: the DuckDB file, its
+    write-ahead log and spill files, and the ingest journal's segments (for a backup, or
+    for a test that searches what was stored)."""
+    db_path = Path(db_path)
+    beside = [path for path in db_path.parent.glob(db_path.name + "*") if path.is_file()]
+    journal = sorted(path for path in journal_path(db_path).glob("*") if path.is_file())
+    return sorted(beside) + journal
 
 
 class ReadableDatabase(Protocol):
@@ -35,9 +46,10 @@ class Database:
         *,
         memory_limit: str | None = None,
         checkpoint_threshold: str | None = None,
+        threads: int | None = None,
     ) -> None:
-        """``memory_limit`` and ``checkpoint_threshold`` are DuckDB's (``640MB``, ``64MB``,
-        say); None leaves DuckDB's default."""
+        """``memory_limit``, ``checkpoint_threshold`` and ``threads`` are DuckDB's
+        (``640MB``, ``128MB``, ``1``, say); None leaves DuckDB's default."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         config: dict[str, str | bool | int | float | list[str]] = {}
@@ -45,6 +57,8 @@ class Database:
             config["memory_limit"] = memory_limit
         if checkpoint_threshold is not None:
             config["checkpoint_threshold"] = checkpoint_threshold
+        if threads is not None:
+            config["threads"] = threads
         self._connection = duckdb.connect(str(self.path), config=config)
         self._closed = False
         self._lock = threading.Lock()

@@ -1,10 +1,18 @@
 """The single writer: the only code that writes spans into DuckDB.
 
-Request handlers submit decoded spans and wait; one thread takes everything queued (up to
-``batch_spans``), writes it in one transaction, commits (DuckDB syncs its write-ahead log
-on commit), and only then completes the handlers' futures, so an acknowledged batch is a
-durable one. The queue is bounded in spans: :meth:`SpanWriter.submit` raises
-:class:`WriterOverloaded` instead of growing memory, and the HTTP layer turns that into 503.
+Request handlers submit decoded spans; one thread takes everything queued (up to
+``batch_spans``), writes it in one transaction and commits (DuckDB syncs its write-ahead
+log on commit). A submission's :class:`Receipt` completes with the batch id once
+committed; its ``durable`` future says when the spans can be acknowledged:
+
+- without a journal, when they are committed (the same moment);
+- with an :class:`~.journal.IngestJournal`, as soon as their journal record is synced. The
+  writer then commits to DuckDB in large groups behind the journal (waiting up to
+  ``linger_seconds`` for a group to fill), records in each commit how far into the journal
+  it reached, and at start replays what a crash left uncommitted.
+
+The queue is bounded in spans: :meth:`SpanWriter.submit` raises :class:`WriterOverloaded`
+instead of growing memory, and the HTTP layer turns that into 503.
 """
 
 from __future__ import annotations
@@ -20,6 +28,11 @@ import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
 
 from tokentrace_backend.storage.database import Database
+from tokentrace_backend.storage.journal import (
+    IngestJournal,
+    decode_record,
+    encode_record,
+)
 from tokentrace_backend.storage.span_rows import DecodedSpans
 
 logger = logging.getLogger(__name__)
@@ -39,6 +52,13 @@ _INSERT_SPANS = (
 _INSERT_RESOURCES = "INSERT OR IGNORE INTO resources BY NAME SELECT * FROM incoming_resources"
 _LAST_BATCH_ID = "SELECT coalesce(max(batch_id), 0) FROM spans"  # where the numbering resumes
 _KNOWN_RESOURCE_IDS = "SELECT resource_id FROM resources"
+_JOURNAL_POSITION = "SELECT position FROM ingest_journal"
+_RECORD_POSITION = "UPDATE ingest_journal SET position = ?"
+
+# With a journal, how long a queued request may wait for others to share its commit.
+DEFAULT_JOURNAL_LINGER_SECONDS = 0.1
+# Replayed records are committed in groups of about this many spans.
+_REPLAY_GROUP_SPANS = 50_000
 
 
 class WriterOverloaded(Exception):
@@ -49,10 +69,21 @@ class WriterClosed(Exception):
     """The writer is shutting down and accepts no more spans."""
 
 
+class Receipt(Future[int]):
+    """A submission: completes with the batch id once its spans are committed to DuckDB;
+    ``durable`` completes as soon as they can be acknowledged (see the module's doc)."""
+
+    def __init__(self, durable: Future[None] | None = None) -> None:
+        super().__init__()
+        self.durable: Future[None] = durable if durable is not None else Future()
+
+
 @dataclass
 class _Pending:
     decoded: DecodedSpans
-    future: Future[int] = field(default_factory=Future)
+    receipt: Receipt = field(default_factory=Receipt)
+    journal_position: int = 0  # 0: not journaled
+    queued_at: float = field(default_factory=time.monotonic)
 
 
 class SpanWriter:
@@ -64,15 +95,21 @@ class SpanWriter:
         *,
         queue_spans: int = 200_000,
         batch_spans: int = 20_000,
-        linger_seconds: float = 0.0,
+        linger_seconds: float | None = None,
         gather_seconds: float = DEFAULT_GATHER_SECONDS,
+        journal: IngestJournal | None = None,
     ) -> None:
+        """``linger_seconds``: how long a commit that is not full may wait for more spans
+        (default: 0 without a journal, ``DEFAULT_JOURNAL_LINGER_SECONDS`` with one)."""
         self._database = database
         self._cursor = database.cursor()
         self._queue_spans = queue_spans
         self._batch_spans = batch_spans
+        self._journal = journal
+        if linger_seconds is None:
+            linger_seconds = 0.0 if journal is None else DEFAULT_JOURNAL_LINGER_SECONDS
         self._linger_seconds = linger_seconds
-        self._gather_seconds = gather_seconds
+        self._gather_seconds = 0.0 if journal is not None else gather_seconds
         self._announced = 0
         self._pending: deque[_Pending] = deque()
         self._pending_spans = 0
@@ -82,16 +119,42 @@ class SpanWriter:
         self._known_resources: set[int] = set()
         self._batch_id = 0
         self._last_finished = time.monotonic()
+        self._appended_position = 0  # of the last journal record appended
+        self._committed_position = 0  # of the last one DuckDB holds
         self.batches_written = 0
         self.spans_written = 0
+        self.replayed_spans = 0
 
     def start(self) -> None:
-        """Resume the batch numbering and start the writer thread."""
+        """Resume the batch numbering, replay what the journal holds beyond the last commit,
+        and start the writer thread."""
         row = self._cursor.execute(_LAST_BATCH_ID).fetchone()
         self._batch_id = int(row[0]) if row else 0
         ids = self._cursor.execute(_KNOWN_RESOURCE_IDS).fetchall()
         self._known_resources = {int(resource_id) for (resource_id,) in ids}
+        if self._journal is not None:
+            self._replay(self._journal)
         self._thread.start()
+
+    def _replay(self, journal: IngestJournal) -> None:
+        """Commit the journal's records after the position DuckDB last recorded (a crash
+        came between their acknowledgement and their commit)."""
+        row = self._cursor.execute(_JOURNAL_POSITION).fetchone()
+        self._committed_position = int(row[0]) if row else 0
+        group: list[DecodedSpans] = []
+        group_position = self._committed_position
+        for record_position, payload in journal.replay(self._committed_position):
+            group.append(decode_record(payload))
+            group_position = record_position
+            if sum(decoded.accepted_spans for decoded in group) >= _REPLAY_GROUP_SPANS:
+                self._commit(group, group_position)
+                group = []
+        if group:
+            self._commit(group, group_position)
+        if self.spans_written:
+            logger.warning("replayed %d acknowledged spans from the journal", self.spans_written)
+        self.replayed_spans = self.spans_written
+        journal.release_before_current()  # DuckDB holds every earlier record now
 
     @property
     def queued_spans(self) -> int:
@@ -127,8 +190,8 @@ class SpanWriter:
             self._announced -= 1
             self._condition.notify()
 
-    def submit(self, decoded: DecodedSpans, *, announced: bool = False) -> Future[int]:
-        """Queue spans for the next commit; the future gives the batch id once durable.
+    def submit(self, decoded: DecodedSpans, *, announced: bool = False) -> Receipt:
+        """Queue spans for the next commit (and, with a journal, write them to it now).
 
         Raises WriterOverloaded when the queue cannot take ``decoded`` without exceeding
         its bound (a request larger than the whole bound is accepted into an empty queue,
@@ -136,6 +199,7 @@ class SpanWriter:
         request stops counting as announced; one refused here still counts, and its
         caller withdraws it.
         """
+        record = encode_record(decoded) if self._journal is not None else None
         pending = _Pending(decoded)
         count = decoded.accepted_spans
         with self._condition:
@@ -143,12 +207,17 @@ class SpanWriter:
                 raise WriterClosed("the writer is shutting down")
             if self._pending_spans and self._pending_spans + count > self._queue_spans:
                 raise WriterOverloaded(f"{self._pending_spans} spans are waiting to be written")
+            if self._journal is not None and record is not None:
+                # In queue order: a commit of a queue prefix holds a journal prefix.
+                pending.journal_position, durable = self._journal.append(record)
+                pending.receipt.durable = durable
+                self._appended_position = pending.journal_position
             self._pending.append(pending)
             self._pending_spans += count
             if announced:
                 self._announced -= 1
             self._condition.notify()
-        return pending.future
+        return pending.receipt
 
     def close(self, timeout: float | None = 60.0) -> None:
         """Write everything already queued, then stop the thread."""
@@ -157,6 +226,8 @@ class SpanWriter:
             self._condition.notify()
         if self._thread.is_alive():
             self._thread.join(timeout)
+        if self._journal is not None:  # when DuckDB holds it all, the journal can go
+            self._journal.close(discard=self._committed_position == self._appended_position)
         self._cursor.close()
 
     # --- the writer thread ---------------------------------------------------------------
@@ -176,7 +247,7 @@ class SpanWriter:
             if not self._pending:
                 return []
             if self._linger_seconds and not self._closing:
-                deadline = time.monotonic() + self._linger_seconds
+                deadline = self._pending[0].queued_at + self._linger_seconds
                 while self._pending_spans < self._batch_spans and not self._closing:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
@@ -201,7 +272,9 @@ class SpanWriter:
 
     def _write_group(self, group: list[_Pending]) -> None:
         try:
-            batch_id = self._commit([item.decoded for item in group])
+            batch_id = self._commit(
+                [item.decoded for item in group], max(item.journal_position for item in group)
+            )
         except Exception as error:  # one bad request must not sink the whole group
             if len(group) == 1:
                 logger.exception("writing a batch of spans failed")
@@ -221,12 +294,23 @@ class SpanWriter:
             self._last_finished = time.monotonic()
         for item in group:
             if error is None:
-                item.future.set_result(batch_id)
+                item.receipt.set_result(batch_id)
+                if not item.journal_position:
+                    item.receipt.durable.set_result(None)
             else:
-                item.future.set_exception(error)
+                if item.journal_position:  # acknowledged already: say so loudly
+                    logger.error(
+                        "an acknowledged batch (journal position %d) could not be stored: %s",
+                        item.journal_position,
+                        error,
+                    )
+                else:
+                    item.receipt.durable.set_exception(error)
+                item.receipt.set_exception(error)
 
-    def _commit(self, batch: list[DecodedSpans]) -> int:
-        """Write one group in one transaction; returns its batch id once committed."""
+    def _commit(self, batch: list[DecodedSpans], journal_position: int = 0) -> int:
+        """Write one group in one transaction, with how far into the journal it reaches;
+        returns its batch id once committed."""
         spans = pa.concat_tables([decoded.spans for decoded in batch])
         resources = self._new_resources(batch)
         batch_id = self._batch_id + 1
@@ -241,11 +325,16 @@ class SpanWriter:
                 cursor.register("incoming_spans", spans)
                 cursor.execute(_INSERT_SPANS, [batch_id])
                 cursor.unregister("incoming_spans")
+            if journal_position:
+                cursor.execute(_RECORD_POSITION, [journal_position])
             cursor.execute("COMMIT")
         except BaseException:
             _rollback(cursor)
             raise
         self._batch_id = batch_id
+        if journal_position and self._journal is not None:
+            self._committed_position = journal_position
+            self._journal.release(journal_position)
         if resources is not None:
             self._known_resources.update(resources.column("resource_id").to_pylist())
         self.batches_written += 1

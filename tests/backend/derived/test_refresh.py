@@ -8,7 +8,7 @@ import time
 import pytest
 from opentelemetry.trace import Span, SpanKind
 
-from tests.backend.scenario import build_scenario
+from tests.backend.scenario import HEALTHY, build_scenario
 from tests.backend.span_builder import NS_PER_MS, SpanBuilder
 from tests.loopback import serve_asgi
 from tokentrace import attributes as tt
@@ -187,10 +187,39 @@ def test_compaction_keeps_every_row_and_sorts_by_token(
             n for (n,) in cursor.execute("SELECT token_number FROM token_requests").fetchall()
         ]
         assert numbers == sorted(numbers)
-        sorted_rows = dict(cursor.execute("SELECT * FROM derived_sorted_rows").fetchall())
+        sorted_rows = dict(
+            cursor.execute("SELECT table_name, sorted_rows FROM derived_sorted_rows").fetchall()
+        )
         assert sorted_rows["token_requests"] == len(numbers)
         assert compact_if_due(cursor, force=True) == []  # nothing unsorted left
     assert snapshot(database) == before
+
+
+def test_a_compaction_sorts_only_the_rows_since_the_last_one(
+    builder: SpanBuilder, writer: SpanWriter, database: Database
+) -> None:
+    """Each compaction appends one sorted run: the rows of the first are not rewritten."""
+    build_scenario(builder, writer, database)
+    with database.reader() as cursor:
+        refresh_derived(cursor)
+        compact_if_due(cursor, force=True)
+        first_run = cursor.execute("SELECT token_number, start_ns FROM token_requests").fetchall()
+    t = time.time_ns() - 60_000 * NS_PER_MS
+    for token in ("0a" * 16, "0b" * 16):  # numbered after every token of the first run
+        builder.request("gateway", "/late", token_id=token, outcome="success", start_ns=t)
+    builder.request(
+        "gateway", "/late", token_id=HEALTHY, outcome="success", start_ns=t
+    )  # an early token number: in the second run, not merged into the first
+    builder.flush(writer)
+    with database.reader() as cursor:
+        refresh_derived(cursor)
+        assert compact_if_due(cursor, force=True) == ["token_requests"]
+        rows = cursor.execute("SELECT token_number, start_ns FROM token_requests").fetchall()
+    assert rows[: len(first_run)] == first_run
+    second_run = rows[len(first_run) :]
+    assert len(second_run) == 3
+    assert second_run == sorted(second_run)
+    assert rows != sorted(rows)  # two runs, not one rewrite of the whole table
 
 
 def test_untagged_spans_stored_before_their_tagged_parent_are_linked_when_it_arrives(

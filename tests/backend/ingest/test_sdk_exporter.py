@@ -27,6 +27,7 @@ from tokentrace.attributes import (
     TOKEN_OWNER,
     TOKEN_SCOPES,
 )
+from tokentrace_backend.storage.database import stored_files
 
 TOKEN_FINGERPRINT = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 RAW_TOKENS = ("sk_live_SECRET_raw_token_4242", "eyJhbGciOiJIUzI1NiJ9.raw.jwt-secret")
@@ -143,9 +144,9 @@ def test_no_raw_token_reaches_the_database_file(start_server: Callable[..., Serv
     assert server.stop() == 0
     counts = server.query("SELECT token_id, count(*) FROM spans GROUP BY ALL ORDER BY 1")
     assert counts == sorted((fingerprint(raw), 25) for raw in RAW_TOKENS)
-    stored = b"".join(
-        path.read_bytes() for path in server.db_path.parent.glob(server.db_path.name + "*")
-    )
+    # Every file the server wrote: the DuckDB file and its log, the journal, the server log.
+    stored = b"".join(path.read_bytes() for path in stored_files(server.db_path))
+    stored += server.log().encode()
     assert len(stored) > 0
     for raw in RAW_TOKENS:
         assert raw.encode() not in stored
