@@ -30,50 +30,21 @@ import time
 from pathlib import Path
 
 import httpx
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
 from otlp_load import (
     FreshCopies,
     RssSampler,
     Server,
-    _kv,
-    _resource,
     load_tokens,
     make_batches,
     post,
+    probe_request,
     tokentrace_server,
     tree_cpu_seconds,
     tree_rss_kib,
 )
 
 POLL_SECONDS = 0.05
-
-
-def probe_request(token_id: str) -> bytes:
-    """One SERVER span of a request made with ``token_id``, timed now."""
-    now = time.time_ns()
-    span = Span(
-        trace_id=random.randbytes(16),
-        span_id=random.randbytes(8),
-        name="GET /probe",
-        kind=Span.SPAN_KIND_SERVER,
-        start_time_unix_nano=now - 2_000_000,
-        end_time_unix_nano=now,
-        attributes=[
-            _kv("http.request.method", "GET"),
-            _kv("http.route", "/probe"),
-            _kv("http.response.status_code", 200),
-            _kv("tokentrace.token.id", token_id),
-            _kv("tokentrace.auth.outcome", "success"),
-        ],
-    )
-    request = ExportTraceServiceRequest(
-        resource_spans=[
-            ResourceSpans(resource=_resource("probe"), scope_spans=[ScopeSpans(spans=[span])])
-        ]
-    )
-    return bytes(request.SerializeToString())
 
 
 def percentile(values: list[float], fraction: float) -> float:

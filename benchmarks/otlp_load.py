@@ -185,6 +185,32 @@ def make_request(
 TOKENS = 10_000
 
 
+def probe_request(token_id: str) -> bytes:
+    """One SERVER span of a request made with ``token_id``, timed now."""
+    now = time.time_ns()
+    span = Span(
+        trace_id=random.randbytes(16),
+        span_id=random.randbytes(8),
+        name="GET /probe",
+        kind=Span.SPAN_KIND_SERVER,
+        start_time_unix_nano=now - 2_000_000,
+        end_time_unix_nano=now,
+        attributes=[
+            _kv("http.request.method", "GET"),
+            _kv("http.route", "/probe"),
+            _kv("http.response.status_code", 200),
+            _kv("tokentrace.token.id", token_id),
+            _kv("tokentrace.auth.outcome", "success"),
+        ],
+    )
+    request = ExportTraceServiceRequest(
+        resource_spans=[
+            ResourceSpans(resource=_resource("probe"), scope_spans=[ScopeSpans(spans=[span])])
+        ]
+    )
+    return bytes(request.SerializeToString())
+
+
 def load_tokens(seed: int = 7) -> list[str]:
     """The token ids the requests of make_batches(..., seed) carry."""
     return _tokens(random.Random(seed))

@@ -15,6 +15,7 @@ from tokentrace_backend.ingest.python_decoder import decode_spans
 from tokentrace_backend.storage import Database
 from tokentrace_backend.storage.journal import (
     IngestJournal,
+    JournalError,
     decode_record,
     encode_record,
     split_position,
@@ -162,3 +163,22 @@ def test_without_a_journal_acknowledgement_waits_for_the_commit(tmp_path: Path) 
     finally:
         writer.close()
         database.close()
+
+
+def test_a_failing_fsync_fails_the_waiting_records_and_refuses_new_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tokentrace_backend.storage.journal as journal_module
+
+    def broken_fsync(descriptor: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    journal = IngestJournal(tmp_path / "journal")
+    monkeypatch.setattr(journal_module.os, "fsync", broken_fsync)
+    _, durable = journal.append(encode_record(_decoded(2)))
+    with pytest.raises(JournalError, match="cannot be synced"):
+        durable.result(timeout=10)  # never acknowledged as durable
+    with pytest.raises(JournalError, match="cannot be written"):
+        journal.append(encode_record(_decoded(2)))
+    monkeypatch.undo()
+    journal.close()
