@@ -29,7 +29,11 @@ from pathlib import Path
 from tokentrace_backend import queries
 from tokentrace_backend.derived import DerivedTables, compact_if_due, refresh_derived
 from tokentrace_backend.queries import QueryFilters, Window
-from tokentrace_backend.settings import DEFAULT_DUCKDB_MEMORY_LIMIT, DEFAULT_DUCKDB_THREADS
+from tokentrace_backend.settings import (
+    DEFAULT_DUCKDB_MEMORY_LIMIT,
+    DEFAULT_DUCKDB_THREADS,
+    LifecycleSettings,
+)
 from tokentrace_backend.storage import Database, migration_files
 
 GENERATOR_VERSION = "1"
@@ -225,6 +229,18 @@ def report(label: str, samples: list[float], target_ms: float) -> None:
     )
 
 
+def cached_database(spans: int) -> Path:
+    """The generated database of ``spans`` spans, built once per schema and generator."""
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    path = CACHE_DIR / f"spans-{spans}-{schema_key()}.duckdb"
+    if path.exists():
+        print(f"database: {path} (cached)")
+    else:
+        seconds = build(path, spans)
+        print(f"database: {path} generated in {seconds:.1f} s")
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spans", type=int, default=10_000_000)
@@ -233,13 +249,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 
-    CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    path = CACHE_DIR / f"spans-{args.spans}-{schema_key()}.duckdb"
-    if path.exists():
-        print(f"database: {path} (cached)")
-    else:
-        seconds = build(path, args.spans)
-        print(f"database: {path} generated in {seconds:.1f} s")
+    path = cached_database(args.spans)
 
     # Queried under the memory limit `tokentrace serve` runs with.
     database = Database(
@@ -299,8 +309,17 @@ def main() -> None:
                 derived.catch_up(cursor)
                 return queries.global_dependencies(cursor, filters)
 
-        per_token(queries.token_summary)()  # warm the buffer pool once
-        report("token summary", timed(per_token(queries.token_summary), args.runs), 100)
+        def summary(cursor: object, token: object, filters: QueryFilters) -> object:
+            return queries.token_summary(
+                cursor,  # type: ignore[arg-type]
+                token,  # type: ignore[arg-type]
+                filters,
+                now_ns=time.time_ns(),
+                thresholds=LifecycleSettings(),
+            )
+
+        per_token(summary)()  # warm the buffer pool once
+        report("token summary", timed(per_token(summary), args.runs), 100)
         report("token errors", timed(per_token(errors), args.runs), 100)
         report("token dependency map", timed(per_token(queries.token_dependencies), args.runs), 100)
         report("token timeline", timed(per_token(queries.token_timeline), args.runs), 100)

@@ -22,11 +22,18 @@ ALLOWED = {
     "storage": set(),
     "ingest": {"storage", "settings"},
     "derived": {"storage"},
-    "queries": {"storage", "derived"},
-    "api": {"storage", "derived", "queries", "settings"},
-    "server": {"storage", "ingest", "api", "settings"},
-    "cli": {"settings", "server", "scenario"},
-    "scenario": set(),
+    # detect follows derived by batch (through SQL on its tables) and owns findings.
+    "detect": {"storage"},
+    "queries": {"storage", "derived", "detect"},
+    # alerts reads findings (detect's vocabulary of kinds and severities) and the derived
+    # tables' state; api serves its rules, deliveries and metrics; server runs its dispatcher.
+    "alerts": {"storage", "queries", "detect"},
+    "api": {"storage", "derived", "detect", "queries", "alerts", "settings"},
+    "server": {"storage", "ingest", "api", "alerts", "settings", "detect"},
+    # redetect opens the database itself (the server stopped), as serve does through server.
+    "cli": {"settings", "server", "scenario", "storage", "derived", "detect"},
+    # The scenario is a client of the backend; its incidents are named by detect's kinds.
+    "scenario": {"detect"},
 }
 
 

@@ -1,11 +1,12 @@
 """``tokentrace serve`` as a process: OTLP ingest and the correlation API, two HTTP servers
 sharing one Database, wired together here (ingest → writer → storage; derived tables and
-the API read it).
+the API read it), and the alert dispatcher beside them.
 
 Both uvicorn servers run in the same event loop. Signals are handled here rather than by
 uvicorn (each uvicorn server would otherwise replace the other's handlers): SIGTERM or
 SIGINT asks both servers to stop accepting, waits for in-flight exports to be committed,
-drains the writer, checkpoints the database and returns.
+drains the writer, checkpoints the database and returns. The alert dispatcher stops first:
+an alert in flight stays pending and is sent after the next start.
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ from typing import TextIO
 
 import uvicorn
 
+from tokentrace_backend.alerts import AlertDispatcher, AlertRule, DeliveryPolicy, load_rules
 from tokentrace_backend.api import create_api_app
+from tokentrace_backend.detect import Detection
+from tokentrace_backend.detect.geoip import CountryLookup
 from tokentrace_backend.ingest import (
     TRACES_PATH,
     DecodePool,
@@ -52,6 +56,8 @@ def _url(host: str, port: int) -> str:
 
 async def serve(settings: ServeSettings, out: TextIO = sys.stdout) -> None:
     """Run ingest and API until SIGTERM/SIGINT, then flush and close."""
+    # A bad rules file stops the start before anything is opened (SettingsError: exit 2).
+    rules = load_rules(settings.alerts.rules_path) if settings.alerts.rules_path else ()
     decoder = choose_decoder(settings.ingest.decoder, settings.ingest.decode_workers)
     database = Database(
         settings.db_path,
@@ -69,7 +75,10 @@ async def serve(settings: ServeSettings, out: TextIO = sys.stdout) -> None:
     )
     writer.start()
     decoders = DecodePool(decoder)
+    dispatcher = _alert_dispatcher(database, rules, settings)
+    countries = CountryLookup(settings.geoip_db) if settings.geoip_db else None
     try:
+        dispatcher.start()
         decoders.start()
         otlp_app = create_otlp_app(writer, settings.ingest, decoders)
         api_app = create_api_app(
@@ -77,6 +86,9 @@ async def serve(settings: ServeSettings, out: TextIO = sys.stdout) -> None:
             api_key=settings.api.api_key or "",
             jaeger_url=settings.api.jaeger_url or "",
             ingest_activity=writer,
+            span_counter=writer,
+            alert_rules=rules,
+            detection=Detection(countries=countries),
         )
         servers = [
             _QuietSignalsServer(_config(otlp_app, settings.host, settings.otlp_port, "off")),
@@ -96,11 +108,34 @@ async def serve(settings: ServeSettings, out: TextIO = sys.stdout) -> None:
         await _announce_when_started(servers, tasks, settings, decoder, out)
         await asyncio.gather(*tasks)
     finally:
+        dispatcher.stop()
+        if countries is not None:
+            countries.close()
         decoders.close()
         writer.close()
         with contextlib.suppress(Exception):
             database.checkpoint()
         database.close()
+
+
+def _alert_dispatcher(
+    database: Database, rules: tuple[AlertRule, ...], settings: ServeSettings
+) -> AlertDispatcher:
+    alerting = settings.alerts
+    policy = DeliveryPolicy(
+        attempts=alerting.attempts,
+        timeout_seconds=alerting.timeout_seconds,
+        backoff_seconds=alerting.backoff_seconds,
+        max_backoff_seconds=alerting.max_backoff_seconds,
+    )
+    return AlertDispatcher(
+        database,
+        rules,
+        policy=policy,
+        poll_seconds=alerting.poll_seconds,
+        lifecycle_poll_seconds=alerting.lifecycle_poll_seconds,
+        thresholds=settings.api.lifecycle,  # the API's: one set of rules for both
+    )
 
 
 def _bound_port(server: uvicorn.Server, requested: int) -> int:

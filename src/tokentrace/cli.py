@@ -22,7 +22,7 @@ Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 # What the backend extra adds, for the hint when it is not installed (a test checks that
 # this is what the backend registers).
-BACKEND_COMMANDS = ("serve", "tokens", "token", "errors", "demo")
+BACKEND_COMMANDS = ("serve", "tokens", "token", "errors", "report", "demo", "redetect")
 
 
 def build_parser() -> argparse.ArgumentParser:

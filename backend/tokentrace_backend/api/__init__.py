@@ -1,7 +1,8 @@
 """The correlation API: HTTP over the queries (``/api/*``, OpenAPI at ``/openapi.json``).
 
 Owns the routes (a router per resource), their parameters and validation, the API key,
-and the mapping of errors to status codes. It reads through ``storage.Database.reader()``
+the mapping of errors to status codes, and the HTML page of a token report
+(``report_page``). It reads through ``storage.Database.reader()``
 and :mod:`tokentrace_backend.queries`, catches the derived tables up before a query
 (``dependencies.fresh_cursor``) and runs their background refresh during its lifespan. It never
 writes to DuckDB and holds no SQL of its own.

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI
 
+from tokentrace_backend.alerts import AlertRule, BackendMetrics, SpanCounter
 from tokentrace_backend.derived import (
     DEFAULT_INTERVAL_SECONDS,
     BackgroundRefresh,
@@ -14,10 +16,19 @@ from tokentrace_backend.derived import (
     RefreshSchedule,
     derived_tables_of,
 )
+from tokentrace_backend.detect import Detection
 from tokentrace_backend.settings import ApiSettings
 from tokentrace_backend.storage.database import ReadableDatabase
 
-from . import graph_router, tokens_router, traces_router
+from . import (
+    alerts_router,
+    anomalies_router,
+    graph_router,
+    lifecycle_router,
+    metrics_router,
+    tokens_router,
+    traces_router,
+)
 from .dependencies import require_api_key
 from .errors import install_error_handlers
 
@@ -29,6 +40,10 @@ def create_api_app(
     jaeger_url: str | None = None,
     refresh_interval: float = DEFAULT_INTERVAL_SECONDS,
     ingest_activity: IngestActivity | None = None,
+    detection: Detection | None = None,
+    span_counter: SpanCounter | None = None,
+    alert_rules: Sequence[AlertRule] = (),
+    clock: Callable[[], int] = time.time_ns,
 ) -> FastAPI:
     """The FastAPI app serving ``/api/*`` (and ``/openapi.json``, always open).
 
@@ -44,14 +59,30 @@ def create_api_app(
     an answer includes every span acknowledged more than about a refresh (well under a
     second at 80 k spans/s, docs/backend.md#freshness) before it. Without the lifespan
     nothing derives: whoever serves the app without it refreshes the tables itself
-    (``derived.refresh_derived``).
+    (``derived.refresh_derived``). After each refresh the same thread runs the detectors
+    (``detection``, by default with the default thresholds) over what it derived.
+
+    ``/api/alerts`` shows ``alert_rules`` (the dispatcher runs beside the app, in
+    ``server.py``) and their deliveries; ``/metrics`` counts the spans of ``span_counter``
+    (the writer) among the rest (``alerts.metrics``).
+
+    ``clock`` (unix nanoseconds) is the API's now for the lifecycle: the default time of a
+    registered event and the instant the lifecycle states are evaluated at.
     """
     derived = derived_tables_of(database)
+    detector = detection or Detection()
+    metrics = BackendMetrics(database, spans=span_counter, rules=alert_rules)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         schedule = RefreshSchedule(interval=refresh_interval)
-        refresher = BackgroundRefresh(database, derived, schedule, ingest_activity)
+        refresher = BackgroundRefresh(
+            database,
+            derived,
+            schedule,
+            ingest_activity,
+            followers=[detector.catch_up, metrics.note_refresh],
+        )
         refresher.start()
         try:
             yield
@@ -66,10 +97,18 @@ def create_api_app(
     )
     app.state.database = database
     app.state.settings = ApiSettings.resolve(api_key, jaeger_url)
+    app.state.clock = clock
+    app.state.derived = derived
+    app.state.alert_rules = tuple(alert_rules)
+    app.state.metrics = metrics
     api = APIRouter(prefix="/api", dependencies=[Depends(require_api_key)])
     api.include_router(tokens_router.router)
     api.include_router(graph_router.router)
     api.include_router(traces_router.router)
+    api.include_router(anomalies_router.router)
+    api.include_router(lifecycle_router.router)
+    api.include_router(alerts_router.router)
     app.include_router(api)
+    app.include_router(metrics_router.router)
     install_error_handlers(app)
     return app

@@ -1,4 +1,5 @@
-"""The API's FastAPI dependencies: the API key check, a read cursor and the settings.
+"""The API's FastAPI dependencies: the API key check, a read cursor, the settings, the
+clock and the derived tables.
 
 ``/api`` is protected by ``Authorization: Bearer <key>`` when a key is configured,
 compared in constant time.
@@ -8,12 +9,13 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 import duckdb
 from fastapi import Depends, Request
 
+from tokentrace_backend.derived import DerivedTables
 from tokentrace_backend.settings import ApiSettings
 from tokentrace_backend.storage.database import ReadableDatabase
 
@@ -48,5 +50,20 @@ def settings(request: Request) -> ApiSettings:
     return configured
 
 
+def now_ns(request: Request) -> int:
+    """Now, in unix nanoseconds, by the app's clock (``create_api_app(clock=...)``)."""
+    clock: Callable[[], int] = request.app.state.clock
+    return clock()
+
+
+def derived_tables(request: Request) -> DerivedTables:
+    """The database's :class:`DerivedTables`, for the few writes the API asks of
+    ``derived/`` (a registered lifecycle event)."""
+    derived: DerivedTables = request.app.state.derived
+    return derived
+
+
 Cursor = Annotated[duckdb.DuckDBPyConnection, Depends(read_cursor)]
 Settings = Annotated[ApiSettings, Depends(settings)]
+NowNs = Annotated[int, Depends(now_ns)]
+Derived = Annotated[DerivedTables, Depends(derived_tables)]

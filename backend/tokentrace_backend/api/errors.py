@@ -6,17 +6,24 @@
         ├── TokenNotFound    no stored span ever carried the token id
         └── TraceNotFound    no stored span of the trace
 
-Bad parameters are FastAPI's ``RequestValidationError`` (422, the usual ``detail`` list).
+Bad parameters are FastAPI's ``RequestValidationError`` (422, the usual ``detail`` list),
+except that an error in a request body does not echo what was sent (``input``): a body field
+can hold anything, a raw token pasted by mistake included, and its ``loc`` names the field.
 Every ApiError answers ``{"error": {"code": ..., "message": ..., <details>}}``.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar, Final
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+
+# The longest field name a body error repeats (an unknown field's name is the client's text).
+MAX_ECHOED_NAME: Final = 64
 
 
 class ApiError(Exception):
@@ -70,6 +77,27 @@ async def _answer_api_error(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=error.status_code, headers=dict(error.headers))
 
 
+async def _answer_invalid_request(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    details = [_without_body_input(detail) for detail in error.errors()]
+    return JSONResponse({"detail": jsonable_encoder(details)}, status_code=422)
+
+
+def _without_body_input(detail: Mapping[str, Any]) -> Mapping[str, Any]:
+    location = tuple(detail.get("loc", ()))
+    if location[:1] != ("body",):
+        return detail  # query and path parameters: FastAPI's answer as it is
+    cut = tuple(
+        part[:MAX_ECHOED_NAME] + "..."
+        if isinstance(part, str) and len(part) > MAX_ECHOED_NAME
+        else part
+        for part in location
+    )
+    return {key: value for key, value in detail.items() if key != "input"} | {"loc": cut}
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Answer every :class:`ApiError` with its status code and JSON body."""
+    """Answer every :class:`ApiError` with its status code and JSON body, and bad requests
+    with FastAPI's 422 minus what a body sent."""
     app.add_exception_handler(ApiError, _answer_api_error)
+    app.add_exception_handler(RequestValidationError, _answer_invalid_request)

@@ -41,6 +41,10 @@ def parse_duration(text: str) -> timedelta | None:
         return None
 
 
+_ISO_HELP = "expected ISO-8601 (2026-01-31T12:00:00Z)"
+_INSTANT_HELP = f"{_ISO_HELP} or a duration such as 15m, 2h, 7d"
+
+
 def parse_instant(text: str, now: datetime) -> datetime:
     """An aware UTC datetime from an ISO-8601 string (naive means UTC) or a duration ago.
 
@@ -50,11 +54,18 @@ def parse_instant(text: str, now: datetime) -> datetime:
         duration = parse_duration(text)
         if duration is not None:
             return max(EARLIEST, now - duration)
+    except OverflowError as error:
+        raise ValueError(_INSTANT_HELP) from error
+    return parse_iso_instant(text, expected=_INSTANT_HELP)
+
+
+def parse_iso_instant(text: str, *, expected: str = _ISO_HELP) -> datetime:
+    """An aware UTC datetime from an ISO-8601 string (naive means UTC) within what stored
+    times hold; ValueError saying ``expected``, or that it is out of range, otherwise."""
+    try:
         moment = datetime.fromisoformat(text.strip())
     except (ValueError, OverflowError) as error:
-        raise ValueError(
-            "expected ISO-8601 (2026-01-31T12:00:00Z) or a duration such as 15m, 2h, 7d"
-        ) from error
+        raise ValueError(expected) from error
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     try:

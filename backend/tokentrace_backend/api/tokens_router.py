@@ -1,11 +1,14 @@
-"""``/api/tokens`` and the per-token resources (summary, errors, dependencies, timeline)."""
+"""``/api/tokens`` and the per-token resources (summary, errors, dependencies, timeline,
+lifecycle, and the report of them all)."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any
 
 import duckdb
 from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse
 
 from tokentrace_backend import queries
 from tokentrace_backend.queries import KnownToken
@@ -13,20 +16,35 @@ from tokentrace_backend.queries.results import (
     DependencyGraph,
     ErrorPage,
     Timeline,
+    TokenLifecycle,
     TokenPage,
+    TokenReport,
     TokenSummary,
 )
 
-from .dependencies import Cursor, Settings
+from .dependencies import Cursor, NowNs, Settings
 from .errors import TokenNotFound, invalid_parameter
 from .parameters import Filters, Limit, Offset, TokenId, normalise_hex, parse_duration
+from .report_page import PAGE_HEADERS, render_report_page
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "no span ever carried this token id"}
 }
+_NOT_KNOWN: dict[int | str, dict[str, Any]] = {
+    404: {"description": "neither a span nor a registered lifecycle event knows this token id"}
+}
+_REPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/html": {}}, "description": "JSON, or HTML with ?format=html"},
+    **_NOT_FOUND,
+}
 MAX_BUCKETS = 10_000
+
+
+class ReportFormat(StrEnum):
+    JSON = "json"
+    HTML = "html"
 
 
 @router.get("", response_model=TokenPage)
@@ -38,9 +56,17 @@ def list_tokens(
 
 
 @router.get("/{token_id}", response_model=TokenSummary, responses=_NOT_FOUND)
-def token_summary(cursor: Cursor, token_id: TokenId, filters: Filters) -> TokenSummary:
+def token_summary(
+    cursor: Cursor, settings: Settings, now_ns: NowNs, token_id: TokenId, filters: Filters
+) -> TokenSummary:
     """Outcomes, routes, clients, services, latency percentiles and lifecycle of a token."""
-    return queries.token_summary(cursor, _known(cursor, token_id), filters)
+    return queries.token_summary(
+        cursor,
+        _known(cursor, token_id),
+        filters,
+        now_ns=now_ns,
+        thresholds=settings.lifecycle,
+    )
 
 
 @router.get("/{token_id}/errors", response_model=ErrorPage, responses=_NOT_FOUND)
@@ -94,6 +120,48 @@ def token_timeline(
             )
     token = _known(cursor, token_id)
     return queries.token_timeline(cursor, token, filters, bucket_seconds=bucket_seconds)
+
+
+@router.get("/{token_id}/lifecycle", response_model=TokenLifecycle, responses=_NOT_KNOWN)
+def token_lifecycle(
+    cursor: Cursor, settings: Settings, now_ns: NowNs, token_id: TokenId
+) -> TokenLifecycle:
+    """The token's lifecycle events (recorded and registered), its expiry and use, and the
+    states they imply now: expiring_soon, rotated_still_used, stale."""
+    token_id = normalise_hex(token_id)
+    lifecycle = queries.token_lifecycle(
+        cursor, token_id, now_ns=now_ns, thresholds=settings.lifecycle
+    )
+    if lifecycle is None:  # neither a span nor a registered event knows it
+        raise TokenNotFound(token_id)
+    return lifecycle
+
+
+@router.get("/{token_id}/report", response_model=TokenReport, responses=_REPORT_RESPONSES)
+def token_report(
+    *,
+    cursor: Cursor,
+    settings: Settings,
+    now_ns: NowNs,
+    token_id: TokenId,
+    filters: Filters,
+    report_format: Annotated[
+        ReportFormat, Query(alias="format", description="json, or html: one printable page")
+    ] = ReportFormat.JSON,
+) -> TokenReport | HTMLResponse:
+    """Everything known about the token in one document, for an incident ticket: its
+    summary, lifecycle, downstream errors, dependency map and findings."""
+    report = queries.token_report(
+        cursor,
+        _known(cursor, token_id),
+        filters,
+        now_ns=now_ns,
+        thresholds=settings.lifecycle,
+        jaeger_url=settings.jaeger_url,
+    )
+    if report_format is ReportFormat.HTML:
+        return HTMLResponse(render_report_page(report), headers=PAGE_HEADERS)
+    return report
 
 
 def _known(cursor: duckdb.DuckDBPyConnection, token_id: str) -> KnownToken:

@@ -2,7 +2,8 @@
 
 The commands call the HTTP API of a running ``tokentrace serve`` (``--url``, default
 http://127.0.0.1:8318) and print aligned tables (or the raw JSON with ``--json``). When
-``TOKENTRACE_API_KEY`` is set it is sent as ``Authorization: Bearer``.
+``TOKENTRACE_API_KEY`` is set it is sent as ``Authorization: Bearer``. ``report ID``
+(:mod:`.report`) goes through the same functions.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import argparse
 import json
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -55,24 +56,31 @@ def add_commands(subparsers: Subparsers) -> None:
     tokens.set_defaults(func=_run_tokens)
 
     token = subparsers.add_parser("token", help="one token's summary")
-    _add_token_id(token)
+    add_token_id(token)
     _add_common(token)
     token.set_defaults(func=_run_token)
 
     errors = subparsers.add_parser("errors", help="errors linked to a token through its traces")
-    _add_token_id(errors)
+    add_token_id(errors)
     _add_common(errors)
     errors.add_argument("--limit", type=int, default=50, help="groups to show (default 50)")
     errors.set_defaults(func=_run_errors)
 
 
-def _add_token_id(parser: argparse.ArgumentParser) -> None:
+def add_token_id(parser: argparse.ArgumentParser) -> None:
+    """The ``ID`` argument of the per-token commands."""
     parser.add_argument(
         "token_id", metavar="ID", type=token_id_argument, help="token id (see: tokentrace hash)"
     )
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
+    add_api_options(parser)
+    parser.add_argument("--json", action="store_true", help="print the API's JSON")
+
+
+def add_api_options(parser: argparse.ArgumentParser) -> None:
+    """``--url`` and the filters every per-token route takes."""
     parser.add_argument(
         "--url",
         default=api_url(),
@@ -82,22 +90,21 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--until", help="ISO-8601 or a duration (default now)")
     parser.add_argument("--service", help="only this service")
     parser.add_argument("--outcome", help="only this auth outcome")
-    parser.add_argument("--json", action="store_true", help="print the API's JSON")
 
 
 # -- commands ------------------------------------------------------------------------------
 
 
 def _run_tokens(args: argparse.Namespace) -> int:
-    return _guarded(args, _show_tokens)
+    return run_guarded(args, _show_tokens)
 
 
 def _run_token(args: argparse.Namespace) -> int:
-    return _guarded(args, _show_token)
+    return run_guarded(args, _show_token)
 
 
 def _run_errors(args: argparse.Namespace) -> int:
-    return _guarded(args, _show_errors)
+    return run_guarded(args, _show_errors)
 
 
 def _show_tokens(args: argparse.Namespace) -> str:
@@ -111,8 +118,8 @@ def _show_tokens(args: argparse.Namespace) -> str:
             token["name"] or "",
             str(token["requests"]),
             str(token["errors"]),
-            _outcomes(token["outcomes"]),
-            _time(token["last_seen"]),
+            show_outcomes(token["outcomes"]),
+            show_time(token["last_seen"]),
             ",".join(token["services"]),
         ]
         for token in page["tokens"]
@@ -132,12 +139,12 @@ def _show_token(args: argparse.Namespace) -> str:
     lines = [
         f"token      {summary['token_id']}",
         f"owner      {summary['owner'] or '-'}    name {summary['name'] or '-'}",
-        f"window     {_time(summary['since'])} .. {_time(summary['until'])}",
-        f"seen       {_time(summary['first_seen'])} .. {_time(summary['last_seen'])}",
+        f"window     {show_time(summary['since'])} .. {show_time(summary['until'])}",
+        f"seen       {show_time(summary['first_seen'])} .. {show_time(summary['last_seen'])}",
         f"requests   {summary['requests']}    outcomes "
-        + (_outcomes({o["outcome"]: o["requests"] for o in summary["outcomes"]}) or "-"),
-        f"latency    p50 {_ms(latency['p50_ms'])}  p95 {_ms(latency['p95_ms'])}  "
-        f"p99 {_ms(latency['p99_ms'])}  max {_ms(latency['max_ms'])}",
+        + (show_outcomes({o["outcome"]: o["requests"] for o in summary["outcomes"]}) or "-"),
+        f"latency    p50 {show_ms(latency['p50_ms'])}  p95 {show_ms(latency['p95_ms'])}  "
+        f"p99 {show_ms(latency['p99_ms'])}  max {show_ms(latency['max_ms'])}",
     ]
     if summary["rotated_still_used"]:
         lines.append("WARNING    used after it was rotated or revoked")
@@ -153,7 +160,7 @@ def _show_token(args: argparse.Namespace) -> str:
                     str(r["requests"]),
                     str(r["errors"]),
                     str(r["denied"]),
-                    _ms(r["p95_ms"]),
+                    show_ms(r["p95_ms"]),
                 ]
                 for r in summary["routes"]
             ],
@@ -166,7 +173,7 @@ def _show_token(args: argparse.Namespace) -> str:
                     c["address"] or "",
                     c["user_agent"] or "",
                     str(c["requests"]),
-                    _time(c["last_seen"]),
+                    show_time(c["last_seen"]),
                 ]
                 for c in summary["clients"]
             ],
@@ -180,7 +187,13 @@ def _show_token(args: argparse.Namespace) -> str:
             "LIFECYCLE",
             ["AT", "EVENT", "ROLE", "NEW TOKEN", "ACTOR"],
             [
-                [_time(e["at"]), e["event"], e["role"], e["new_token_id"] or "", e["actor"] or ""]
+                [
+                    show_time(e["at"]),
+                    e["event"],
+                    e["role"],
+                    e["new_token_id"] or "",
+                    e["actor"] or "",
+                ]
                 for e in summary["lifecycle"]
             ],
         ),
@@ -201,8 +214,8 @@ def _show_errors(args: argparse.Namespace) -> str:
             group["span_name"],
             group["error_type"] or "",
             str(group["count"]),
-            _time(group["last_seen"]),
-            _shorten(group["message"] or "", 48),
+            show_time(group["last_seen"]),
+            shorten(group["message"] or "", 48),
             (group.get("jaeger_urls") or group["trace_ids"] or [""])[0],
         ]
         for group in page["errors"]
@@ -214,7 +227,9 @@ def _show_errors(args: argparse.Namespace) -> str:
 # -- HTTP ----------------------------------------------------------------------------------
 
 
-def _guarded(args: argparse.Namespace, show: Any) -> int:
+def run_guarded(args: argparse.Namespace, show: Callable[[argparse.Namespace], str]) -> int:
+    """Print what ``show`` makes of ``args``; a :class:`CommandError` is one line on stderr
+    and exit code 1."""
     try:
         print(show(args))
     except CommandError as error:
@@ -224,6 +239,13 @@ def _guarded(args: argparse.Namespace, show: Any) -> int:
 
 
 def _get(args: argparse.Namespace, path: str, **extra: Any) -> Any:
+    return api_get(args, path, **extra).json()
+
+
+def api_get(args: argparse.Namespace, path: str, **extra: Any) -> httpx.Response:
+    """GET ``path`` of the API at ``--url`` with the filters of ``args`` and ``extra``, the
+    API key as a bearer token when ``TOKENTRACE_API_KEY`` is set; a :class:`CommandError`
+    for anything but a 200."""
     params = {
         name: value
         for name, value in {
@@ -252,7 +274,7 @@ def _get(args: argparse.Namespace, path: str, **extra: Any) -> Any:
         raise CommandError("bad parameter: " + _validation_message(response))
     if response.status_code != 200:
         raise CommandError(f"the API answered {response.status_code}: {response.text[:200]}")
-    return response.json()
+    return response
 
 
 def _error_message(response: httpx.Response, fallback: str) -> str:
@@ -274,7 +296,9 @@ def _validation_message(response: httpx.Response) -> str:
 
 
 # Count columns read best right-aligned.
-_NUMERIC_HEADERS = frozenset({"REQUESTS", "ERRORS", "COUNT", "CALLS", "DENIED", "P95"})
+_NUMERIC_HEADERS = frozenset(
+    {"REQUESTS", "ERRORS", "COUNT", "CALLS", "DENIED", "P95", "ID", "TRACES"}
+)
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -294,21 +318,21 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join([line(headers), *(line(row) for row in rows)])
 
 
-def _outcomes(outcomes: dict[str, int]) -> str:
+def show_outcomes(outcomes: dict[str, int]) -> str:
     ordered = sorted(outcomes.items(), key=lambda item: (-item[1], item[0]))
     return " ".join(f"{outcome}={count}" for outcome, count in ordered)
 
 
-def _time(value: str | None) -> str:
+def show_time(value: str | None) -> str:
     """``2026-01-31T12:00:00.123456Z`` → ``2026-01-31 12:00:00``."""
     if not value:
         return "-"
     return value.replace("T", " ")[:19]
 
 
-def _ms(value: float | None) -> str:
+def show_ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}ms"
 
 
-def _shorten(text: str, width: int) -> str:
+def shorten(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"

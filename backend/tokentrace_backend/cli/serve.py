@@ -13,6 +13,7 @@ from tokentrace_backend.settings import (
     DEFAULT_API_PORT,
     DEFAULT_HOST,
     DEFAULT_OTLP_PORT,
+    TOKENTRACE_ALERTS,
     TOKENTRACE_API_KEY,
     ServeSettings,
 )
@@ -48,6 +49,13 @@ def add_commands(subparsers: Subparsers) -> None:
         action="store_true",
         help=f"bind a non-loopback address without {TOKENTRACE_API_KEY}",
     )
+    parser.add_argument(
+        "--alerts",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help=f"alert rules (TOML, docs/alerts.md; default: ${TOKENTRACE_ALERTS})",
+    )
     parser.set_defaults(func=run_serve)
 
 
@@ -60,6 +68,7 @@ def run_serve(arguments: argparse.Namespace) -> int:
             api_port=arguments.port,
             otlp_port=arguments.otlp_port,
             allow_unauthenticated=arguments.allow_unauthenticated,
+            alerts_path=arguments.alerts,
         )
     except SettingsError as error:
         print(f"tokentrace serve: {error}", file=sys.stderr)

@@ -4,7 +4,8 @@ the background thread that keeps them caught up.
 Owns ``token_dim``, ``token_requests``, ``token_calls``, ``token_failures``,
 ``token_lifecycle``, ``call_minutes`` and their bookkeeping (``derived_state``,
 ``derived_sorted_rows``; schema in ``storage/schema/1NN_*.sql``), and the SQL that
-maintains them (``*.sql`` here). It reads ``spans`` and writes only its own tables.
+maintains them (``*.sql`` here). It reads ``spans`` and writes only its own tables; the
+lifecycle events registered over the API are written here too (``lifecycle_registration``).
 Queries read what it maintains (and reuse its linking for single traces); it never answers
 HTTP and never writes spans. Detectors belong beside it, reading what is new by batch.
 """
@@ -18,6 +19,10 @@ from tokentrace_backend.derived.background import (
     RefreshSchedule,
 )
 from tokentrace_backend.derived.compaction import compact_if_due
+from tokentrace_backend.derived.lifecycle_registration import (
+    LifecycleRegistration,
+    register_lifecycle,
+)
 from tokentrace_backend.derived.refresh import (
     DerivedTables,
     derived_tables_of,
@@ -30,9 +35,11 @@ __all__ = [
     "BackgroundRefresh",
     "DerivedTables",
     "IngestActivity",
+    "LifecycleRegistration",
     "RefreshSchedule",
     "compact_if_due",
     "derived_tables_of",
     "linked_spans_sql",
     "refresh_derived",
+    "register_lifecycle",
 ]

@@ -23,7 +23,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Sequence
 from typing import Protocol
+
+import duckdb
 
 from tokentrace_backend.derived.refresh import DerivedTables
 from tokentrace_backend.storage.database import ReadableDatabase
@@ -88,7 +91,12 @@ POLL_SECONDS = 0.05
 
 
 class BackgroundRefresh:
-    """A thread calling ``derived.catch_up`` whenever ``schedule`` says so, until stopped."""
+    """A thread calling ``derived.catch_up`` whenever ``schedule`` says so, until stopped.
+
+    After each refresh it calls each of ``followers`` with the same cursor: the stages that
+    read what the refresh derived (the detectors). A follower that fails is logged and
+    retried at the next refresh; it never holds up the refresh.
+    """
 
     def __init__(
         self,
@@ -96,11 +104,13 @@ class BackgroundRefresh:
         derived: DerivedTables,
         schedule: RefreshSchedule,
         activity: IngestActivity | None = None,
+        followers: Sequence[Callable[[duckdb.DuckDBPyConnection], object]] = (),
     ) -> None:
         self._database = database
         self._derived = derived
         self._schedule = schedule
         self._activity = activity
+        self._followers = tuple(followers)
         self._poll = min(POLL_SECONDS, schedule.interval)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tokentrace-derived-refresh")
@@ -123,6 +133,11 @@ class BackgroundRefresh:
             try:
                 with self._database.reader() as cursor:
                     self._derived.catch_up(cursor, compact=True, max_spans=limit)
-            except Exception:  # keep serving: the next request retries the catch-up itself
+                    for follower in self._followers:
+                        try:
+                            follower(cursor)
+                        except Exception:  # the refresh goes on; the follower retries next time
+                            logger.exception("%s failed after a refresh", follower)
+            except Exception:  # keep serving: the next round retries
                 logger.exception("refreshing the derived per-token tables failed")
             self._schedule.record(started, time.monotonic())

@@ -27,8 +27,9 @@ counts as a call to a remote peer until it does. Both hold while the two arrive 
 link window of each other. Not handled: a span linked to its trace's default token whose
 nearer tagged ancestor arrives later keeps the default.
 
-Each slice hands what it derived to the slice consumers (detectors read what is new
-there, incrementally, inside the slice's transaction): see :class:`DerivedSlice`.
+The detectors (``detect/``) follow behind with a watermark of their own: they read the
+new batches' request spans from ``spans`` and their failures from ``token_failures`` by
+``slice_batch``, the last batch of the slice that derived them.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +46,7 @@ from typing import Any
 import duckdb
 
 from tokentrace_backend.derived.compaction import compact_if_due
+from tokentrace_backend.storage.batches import batch_range_end
 from tokentrace_backend.storage.database import ReadableDatabase
 from tokentrace_backend.storage.sql import load_sql, run, run_script
 
@@ -60,6 +62,7 @@ REFRESH_SLICE_SPANS = 500_000
 # A slice's statements, in order, after refresh_linked has materialised its linked spans.
 _REFRESH_STATEMENTS = (
     load_sql("derived/refresh_token_dim"),
+    load_sql("derived/refresh_lifecycle"),  # before the metadata: it reads them for expiry
     load_sql("derived/refresh_token_metadata"),
     load_sql("derived/refresh_requests"),
     load_sql("derived/refresh_superseded_calls"),
@@ -70,7 +73,6 @@ _REFRESH_STATEMENTS = (
     load_sql("derived/refresh_relinked_calls"),
     load_sql("derived/refresh_call_minutes"),
     load_sql("derived/refresh_failures"),
-    load_sql("derived/refresh_lifecycle"),
 )
 _REFRESH_TEMP_TABLES = ("refresh_linked", "refresh_superseded", "refresh_new_calls")
 
@@ -102,20 +104,12 @@ _LINK_STATE = load_sql("derived/refresh_link_state")
 
 @dataclass(frozen=True)
 class DerivedSlice:
-    """One slice as its consumers see it, inside its transaction: the batches
-    ``from_batch < batch_id <= to_batch`` were just derived. The temp table
-    ``refresh_linked`` holds the slice's spans (``batch_id > from_batch``: the columns linking
-    uses, plus ``linked_token_id`` and ``failed``; see refresh_trace_spans.sql) and the link
-    state's spans of the same traces (``batch_id <= from_batch``; ``newly_linked`` when they got a
-    token only now); ``refresh_new_calls`` the slice's calls as stored in ``token_calls``.
-    Everything else of the slice's spans is in ``spans`` itself, by ``batch_id`` (which
-    DuckDB prunes to the slice's row groups)."""
+    """One slice: the batches ``from_batch < batch_id <= to_batch``, derived in one
+    transaction. Its rows in ``token_requests``, ``token_calls`` and ``token_failures`` carry
+    ``slice_batch = to_batch``."""
 
     from_batch: int
     to_batch: int
-
-
-SliceConsumer = Callable[[duckdb.DuckDBPyConnection, DerivedSlice], None]
 
 
 def refresh_derived(
@@ -124,7 +118,6 @@ def refresh_derived(
     slice_spans: int = REFRESH_SLICE_SPANS,
     max_slices: int | None = None,
     expire_through_batch: int = 0,
-    consumers: Sequence[SliceConsumer] = (),
 ) -> int:
     """Derive the per-token rows of every batch committed before this call.
 
@@ -133,8 +126,7 @@ def refresh_derived(
     during the call are left to the next one: chasing the writer would keep a refresh
     running for as long as ingest lasts. With ``max_slices``, stop after that many slices
     (the rest stays for the next call): a bounded piece of work for a busy moment. The link
-    state drops what arrived in batches up to ``expire_through_batch``; each of
-    ``consumers`` is called in every slice's transaction, after the slice is derived.
+    state drops what arrived in batches up to ``expire_through_batch``.
     """
     processed = 0
     slices = 0
@@ -154,17 +146,12 @@ def refresh_derived(
             if newest is None or newest[0] is None:
                 return processed
             until_batch = int(newest[0])
-        # The slice: whole batches, at most slice_spans spans (at least one batch).
-        bounds = cursor.execute(
-            "SELECT max(batch_id) FROM (SELECT batch_id FROM spans"
-            " WHERE batch_id > $from_batch AND batch_id <= $until_batch"
-            " ORDER BY batch_id LIMIT $max_spans)",
-            {"from_batch": from_batch, "until_batch": until_batch, "max_spans": slice_spans},
-        ).fetchone()
-        if bounds is None or bounds[0] is None:
+        # The slice: whole batches, about slice_spans spans (at least one batch).
+        end = batch_range_end(cursor, from_batch, until_batch, slice_spans)
+        if end is None:
             return processed
-        to_batch = int(bounds[0])
-        _refresh_slice(cursor, DerivedSlice(from_batch, to_batch), expire_through_batch, consumers)
+        to_batch = end
+        _refresh_slice(cursor, DerivedSlice(from_batch, to_batch), expire_through_batch)
         processed += to_batch - from_batch
         slices += 1
     return processed
@@ -174,7 +161,6 @@ def _refresh_slice(
     cursor: duckdb.DuckDBPyConnection,
     derived: DerivedSlice,
     expire_through_batch: int,
-    consumers: Sequence[SliceConsumer],
 ) -> None:
     parameters: dict[str, Any] = {
         "from_batch": derived.from_batch,
@@ -188,8 +174,6 @@ def _refresh_slice(
             for statement in _REFRESH_STATEMENTS:
                 run(cursor, statement, parameters)
             run_script(cursor, _LINK_STATE, parameters)
-        for consumer in consumers:
-            consumer(cursor, derived)
         cursor.execute(
             "UPDATE derived_state SET last_batch_id = $to_batch WHERE name = 'token_tables'",
             {"to_batch": derived.to_batch},
@@ -232,14 +216,12 @@ class DerivedTables:
         self,
         *,
         link_window_seconds: float = LINK_WINDOW_SECONDS,
-        consumers: Sequence[SliceConsumer] = (),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._lock = threading.Lock()
         self._link_window = link_window_seconds
         self._clock = clock
         self._reached: deque[tuple[float, int]] = deque()  # (when, last batch derived)
-        self.consumers = list(consumers)
 
     def catch_up(
         self,
@@ -257,7 +239,6 @@ class DerivedTables:
         with self._lock:
             options: dict[str, Any] = {
                 "expire_through_batch": self._expired_batch(),
-                "consumers": self.consumers,
             }
             if max_spans is not None:
                 options |= {"slice_spans": max_spans, "max_slices": 1}
@@ -270,6 +251,14 @@ class DerivedTables:
             if compact:
                 compact_if_due(cursor)
             return processed
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold off refreshes while another writer of the derived tables runs (a registered
+        lifecycle event, lifecycle_registration.py): a slice updates ``token_dim`` too, and
+        DuckDB aborts one of two transactions that update the same row."""
+        with self._lock:
+            yield
 
     def _expired_batch(self) -> int:
         """The last batch that arrived longer than the link window ago (0: none known)."""

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from .dependencies import global_dependencies, token_dependencies
 from .filters import QueryFilters, Window
+from .findings import FindingFilters, find_finding, list_findings
+from .lifecycle import LifecycleThresholds, lifecycle_event, token_lifecycle
+from .report import token_report
 from .timeline import token_timeline
 from .token_errors import token_errors
 from .token_summary import token_summary
@@ -19,14 +22,21 @@ from .tokens import KnownToken, find_token, list_tokens
 from .traces import trace_detail
 
 __all__ = [
+    "FindingFilters",
     "KnownToken",
+    "LifecycleThresholds",
     "QueryFilters",
     "Window",
+    "find_finding",
     "find_token",
     "global_dependencies",
+    "lifecycle_event",
+    "list_findings",
     "list_tokens",
     "token_dependencies",
     "token_errors",
+    "token_lifecycle",
+    "token_report",
     "token_summary",
     "token_timeline",
     "trace_detail",

@@ -7,6 +7,7 @@ characters, span ids 16, token ids 32).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -71,11 +72,15 @@ class Latency(BaseModel):
 class LifecycleEvent(BaseModel):
     event: str
     at: datetime
+    source: str = Field(
+        description="'span' (an app's tokentrace.record_lifecycle) or 'api' (POST /api/lifecycle)"
+    )
     role: str = Field(description="'token' (the event is about this token) or 'new_token'")
     token_id: str | None
     new_token_id: str | None
     actor: str | None
-    trace_id: str
+    expires_at: datetime | None = Field(description="the expiry the event states, if any")
+    trace_id: str | None = Field(description="the lifecycle span's trace; null for 'api' events")
 
 
 class TokenSummary(BaseModel):
@@ -93,10 +98,75 @@ class TokenSummary(BaseModel):
     clients: list[ClientStats]
     services: list[ServiceStats]
     latency: Latency
-    lifecycle: list[LifecycleEvent] = Field(description="all recorded events, whatever the window")
-    rotated_still_used: bool = Field(
-        description="the token made requests after a rotated or revoked event"
+    lifecycle: list[LifecycleEvent] = Field(
+        description="all its lifecycle events, recorded or registered, whatever the window"
     )
+    rotated_still_used: bool = Field(
+        description="requests arrived after a rotated or revoked event, the latest within the "
+        "in-use window (the lifecycle's rule)"
+    )
+
+
+class AddressUse(BaseModel):
+    address: str | None
+    requests: int
+    last_used: datetime
+
+
+class ClientUse(BaseModel):
+    address: str | None
+    user_agent: str | None
+    requests: int = Field(description="requests after the rotation")
+    last_used: datetime
+
+
+class Rotation(BaseModel):
+    event: str = Field(description="the earliest 'rotated' or 'revoked' event about the token")
+    at: datetime
+    source: str
+    new_token_id: str | None
+    requests_after: int = Field(description="requests that still used the token after it")
+    last_used_after: datetime | None
+    lag_ms: float | None = Field(
+        description="from the rotation to the last request after it; null when none came"
+    )
+    clients: list[ClientUse] = Field(
+        description="the clients that used the token after the rotation, latest first (20 at most)"
+    )
+    quiet_since: datetime | None = Field(
+        description="once no request came for the in-use window: when the token went quiet "
+        "(its last request after the rotation, else the rotation), the proof that the "
+        "rotation is complete; null until then"
+    )
+
+
+class LifecycleStates(BaseModel):
+    expiring_soon: bool = Field(
+        description="in use, and its known expiry is within the expiring window of now"
+    )
+    rotated_still_used: bool = Field(
+        description="rotated or revoked, and requests after that, the latest within the "
+        "in-use window"
+    )
+    stale: bool = Field(description="live (neither revoked nor expired) and unused for too long")
+
+
+class TokenLifecycle(BaseModel):
+    token_id: str
+    now: datetime = Field(description="the instant the states were evaluated at")
+    expires_at: datetime | None = Field(
+        description="its known expiry: the earlier of its JWT exp and the expiry its latest "
+        "lifecycle event stating one gave"
+    )
+    expired: bool
+    first_used: datetime | None
+    last_used: datetime | None
+    last_addresses: list[AddressUse] = Field(
+        description="the client addresses of its requests, latest first (5 at most)"
+    )
+    rotation: Rotation | None
+    states: LifecycleStates
+    events: list[LifecycleEvent] = Field(description="recorded and registered, by time")
 
 
 class ErrorGroup(BaseModel):
@@ -193,3 +263,64 @@ class TraceDetail(BaseModel):
     jaeger_url: str | None
     tokens: list[str]
     spans: list[TraceSpan]
+
+
+class Finding(BaseModel):
+    """What a detector found (detect/): one incident, updated while it is open."""
+
+    id: int
+    kind: str = Field(description="the anomaly kind, e.g. new_network, burst")
+    token_id: str | None = Field(description="the token; null for the per-address kinds")
+    client_address: str | None = Field(description="the address involved, when there is one")
+    subject: str = Field(description="what within the kind it is about: a route, a network")
+    severity: str = Field(description="low | medium | high | critical")
+    state: str = Field(description="open | acknowledged | resolved")
+    summary: str = Field(description="one line: what was unusual compared with what")
+    baseline: dict[str, Any] = Field(description="what it was compared with")
+    evidence: dict[str, Any] = Field(
+        description="trace_ids, counts, and the route, address or hour"
+    )
+    first_seen: datetime = Field(description="event time of the first evidence")
+    last_seen: datetime = Field(description="event time of the latest evidence")
+    detected_at: datetime = Field(description="when the finding was opened")
+    updated_at: datetime
+    state_changed_by: str | None
+
+
+class FindingPage(BaseModel):
+    findings: list[Finding]
+    next_offset: int | None = Field(description="pass as ?offset= for the next page; null at end")
+
+
+class TokenReport(BaseModel):
+    """Everything known about one token, for an incident ticket (``token_report``): the
+    answers of the per-token queries, taken from one snapshot of the database."""
+
+    token_id: str
+    generated_at: datetime = Field(description="when the report was made (the API's clock)")
+    since: datetime
+    until: datetime
+    service: str | None = Field(description="the service filter, if one was given")
+    outcome: str | None = Field(description="the auth-outcome filter, if one was given")
+    jaeger_url: str | None = Field(
+        description="the Jaeger UI the trace links point at (TOKENTRACE_JAEGER_URL); "
+        "null when none is configured"
+    )
+    trace_urls: dict[str, str] = Field(
+        description="a Jaeger link for every trace the report cites (error examples, finding "
+        "evidence, lifecycle spans); empty when no Jaeger UI is configured"
+    )
+    summary: TokenSummary = Field(description="as GET /api/tokens/{token_id}, over the window")
+    lifecycle: TokenLifecycle = Field(
+        description="as GET /api/tokens/{token_id}/lifecycle: all time, states at generated_at"
+    )
+    errors: ErrorPage = Field(
+        description="as GET /api/tokens/{token_id}/errors: the largest groups of the window"
+    )
+    dependencies: DependencyGraph = Field(
+        description="as GET /api/tokens/{token_id}/dependencies, over the window"
+    )
+    findings: FindingPage = Field(
+        description="the token's findings, every state, whatever the window, most recently "
+        "updated first"
+    )

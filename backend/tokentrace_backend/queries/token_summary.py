@@ -9,10 +9,10 @@ import duckdb
 from tokentrace_backend.storage.sql import load_sql, run
 
 from .filters import QueryFilters
+from .lifecycle import RETIRING_EVENTS, LifecycleThresholds, lifecycle_event, threshold_parameters
 from .results import (
     ClientStats,
     Latency,
-    LifecycleEvent,
     OutcomeCount,
     RouteStats,
     ServiceStats,
@@ -21,19 +21,26 @@ from .results import (
 from .timestamps import datetime_from_ns, optional_datetime_from_ns
 from .tokens import KnownToken
 
-# Lifecycle events after which further use of the token is suspicious.
-_RETIRING_EVENTS = frozenset({"rotated", "revoked"})
 _US_PER_MS = 1_000
 
 
 def token_summary(
-    cursor: duckdb.DuckDBPyConnection, token: KnownToken, filters: QueryFilters
+    cursor: duckdb.DuckDBPyConnection,
+    token: KnownToken,
+    filters: QueryFilters,
+    *,
+    now_ns: int,
+    thresholds: LifecycleThresholds,
 ) -> TokenSummary:
-    """The token's summary over the window (lifecycle and rotation check: all time)."""
+    """The token's summary over the window (lifecycle and rotation check: all time, the
+    latter at ``now_ns`` by the lifecycle's rule)."""
     parameters: dict[str, Any] = {
         **filters.parameters(),
         "token_id": token.token_id,
         "token_number": token.number,
+        "retiring_events": list(RETIRING_EVENTS),
+        "now_ns": now_ns,
+        **threshold_parameters(thresholds),
     }
     row = run(cursor, load_sql("queries/token_summary"), parameters).fetchone()
     assert row is not None  # an aggregate-only SELECT always returns one row
@@ -48,7 +55,7 @@ def token_summary(
         latency_us,
         max_us,
         lifecycle,
-        last_request_ns,
+        rotated_still_used,
     ) = row
     return TokenSummary(
         token_id=token.token_id,
@@ -70,8 +77,8 @@ def token_summary(
             p99_ms=_ms(latency_us[2]) if latency_us else None,
             max_ms=_ms(max_us),
         ),
-        lifecycle=[_lifecycle_event(event) for event in lifecycle or []],
-        rotated_still_used=_used_after_retirement(lifecycle or [], last_request_ns),
+        lifecycle=[lifecycle_event(event) for event in lifecycle or []],
+        rotated_still_used=rotated_still_used,
     )
 
 
@@ -99,25 +106,3 @@ def _client(client: dict[str, Any]) -> ClientStats:
         first_seen=datetime_from_ns(client["first_ns"]),
         last_seen=datetime_from_ns(client["last_ns"]),
     )
-
-
-def _lifecycle_event(event: dict[str, Any]) -> LifecycleEvent:
-    return LifecycleEvent(
-        event=event["event"] or "unknown",
-        at=datetime_from_ns(event["at_ns"]),
-        role=event["role"],
-        token_id=event["token_id"],
-        new_token_id=event["new_token_id"],
-        actor=event["actor"],
-        trace_id=bytes(event["trace_id"]).hex(),
-    )
-
-
-def _used_after_retirement(lifecycle: list[dict[str, Any]], last_request_ns: int | None) -> bool:
-    """True when the token made a request after it was rotated away or revoked."""
-    retired_at = [
-        event["at_ns"]
-        for event in lifecycle
-        if event["role"] == "token" and event["event"] in _RETIRING_EVENTS
-    ]
-    return bool(retired_at) and last_request_ns is not None and last_request_ns > min(retired_at)

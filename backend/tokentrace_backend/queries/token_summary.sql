@@ -24,11 +24,13 @@ services AS (
     GROUP BY service_name
 ),
 lifecycle AS (
-    SELECT at_ns, trace_id, event, token_id, new_token_id, actor, 'token' AS role
+    SELECT at_ns, source, trace_id, event, token_id, new_token_id, actor, expires_ns,
+        'token' AS role
     FROM token_lifecycle
     WHERE token_id = $token_id
     UNION ALL
-    SELECT at_ns, trace_id, event, token_id, new_token_id, actor, 'new_token'
+    SELECT at_ns, source, trace_id, event, token_id, new_token_id, actor, expires_ns,
+        'new_token'
     FROM token_lifecycle
     WHERE new_token_id = $token_id
 )
@@ -63,8 +65,14 @@ SELECT
     (SELECT quantile_cont(duration_us, [0.5, 0.95, 0.99]) FROM requests) AS latency_us,
     (SELECT max(duration_us) FROM requests) AS max_us,
     (SELECT list({
-            'event': event, 'at_ns': at_ns, 'role': role, 'token_id': token_id,
-            'new_token_id': new_token_id, 'actor': actor, 'trace_id': trace_id
-        } ORDER BY at_ns) FROM lifecycle) AS lifecycle,
-    (SELECT max(start_ns) FROM token_requests WHERE token_number = $token_number)
-        AS last_request_ns_all_time
+            'event': event, 'at_ns': at_ns, 'source': source, 'role': role,
+            'token_id': token_id, 'new_token_id': new_token_id, 'actor': actor,
+            'expires_ns': expires_ns, 'trace_id': trace_id
+        } ORDER BY at_ns, source, role, event) FROM lifecycle) AS lifecycle,
+    -- all time, whatever the window: the lifecycle's state (macro of migration 108)
+    lifecycle_rotated_still_used(
+        (SELECT min(at_ns) FROM lifecycle
+            WHERE role = 'token' AND list_contains($retiring_events, event)),
+        (SELECT max(start_ns) FROM token_requests WHERE token_number = $token_number),
+        $now_ns, $in_use_ns
+    ) AS rotated_still_used

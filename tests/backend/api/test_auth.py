@@ -41,20 +41,24 @@ def test_requests_without_the_key_are_refused(protected_url: str, headers: dict[
 
 
 def test_every_api_route_needs_the_key(database: Database) -> None:
-    # Walks the app's own OpenAPI paths, so a route added later is covered too.
+    # Walks the app's own OpenAPI paths and methods, so a route added later is covered too.
     app = create_api_app(database, api_key=KEY)
-    paths = [
-        path.replace("{token_id}", HEALTHY).replace("{trace_id}", HEALTHY)
-        for path in app.openapi()["paths"]
+    operations = [
+        (method, path.replace("{token_id}", HEALTHY).replace("{trace_id}", HEALTHY))
+        for path, methods in app.openapi()["paths"].items()
         if path.startswith("/api")
+        for method in methods
     ]
-    assert len(paths) >= 7
+    assert len(operations) >= 9
+    assert ("post", "/api/lifecycle") in operations
     wrong = "Bearer wrong-key-that-must-not-be-echoed"
+    # a body that would be valid, so that only the key can refuse it
+    body = {"event": "created", "token_id": HEALTHY}
     with serve_asgi(app, lifespan="off") as url:
-        for path in paths:
+        for method, path in operations:
             for headers in ({}, {"Authorization": wrong}):
-                response = httpx.get(url + path, headers=headers)
-                assert response.status_code == 401, path
+                response = httpx.request(method, url + path, headers=headers, json=body)
+                assert response.status_code == 401, (method, path)
                 assert "wrong-key" not in response.text
                 assert KEY not in response.text
 
@@ -63,6 +67,19 @@ def test_the_key_opens_the_api(protected_url: str) -> None:
     response = httpx.get(protected_url + "/api/tokens", headers={"Authorization": f"Bearer {KEY}"})
     assert response.status_code == 200
     assert response.json() == {"tokens": [], "next_offset": None}
+
+
+def test_registering_a_lifecycle_event_needs_the_key(protected_url: str) -> None:
+    body = {"event": "revoked", "token_id": HEALTHY}
+    refused = httpx.post(protected_url + "/api/lifecycle", json=body)
+    assert refused.status_code == 401
+    with_key = {"Authorization": f"Bearer {KEY}"}
+    lifecycle = f"{protected_url}/api/tokens/{HEALTHY}/lifecycle"
+    assert httpx.get(lifecycle, headers=with_key).status_code == 404  # nothing was stored
+    stored = httpx.post(protected_url + "/api/lifecycle", json=body, headers=with_key)
+    assert stored.status_code == 201
+    events = httpx.get(lifecycle, headers=with_key).json()["events"]
+    assert [(e["event"], e["source"]) for e in events] == [("revoked", "api")]
 
 
 def test_openapi_stays_open(protected_url: str) -> None:

@@ -1,0 +1,100 @@
+"""``/api/anomalies``: the detectors' findings, and changing their state."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from tokentrace_backend import queries
+from tokentrace_backend.detect import AnomalyKind, FindingState, Severity
+from tokentrace_backend.detect.finding_states import change_finding_state
+from tokentrace_backend.queries.findings import FindingFilters
+from tokentrace_backend.queries.results import Finding, FindingPage
+from tokentrace_backend.queries.timestamps import ns_from_datetime
+
+from .dependencies import Cursor
+from .errors import NotFound, invalid_parameter
+from .parameters import HEX_ID_32, Limit, Offset, normalise_hex, parse_instant
+
+router = APIRouter(prefix="/anomalies", tags=["anomalies"])
+
+FindingId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the finding's id")]
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no finding has this id"}}
+_TIME_HELP = "ISO-8601 instant, or a duration before now such as 15m, 2h, 7d"
+
+
+class FindingNotFound(NotFound):
+    code = "finding_not_found"
+
+    def __init__(self, finding_id: int) -> None:
+        super().__init__(f"no finding has id {finding_id}", finding_id=finding_id)
+
+
+class StateChange(BaseModel):
+    """The body of ``PATCH /api/anomalies/{id}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    state: FindingState
+    actor: str | None = Field(default=None, max_length=200, description="who changed it")
+
+
+@router.get("", response_model=FindingPage)
+def list_anomalies(
+    *,
+    cursor: Cursor,
+    kind: Annotated[AnomalyKind | None, Query(description="only this kind")] = None,
+    state: Annotated[FindingState | None, Query(description="only this state")] = None,
+    severity: Annotated[Severity, Query(description="only this severity and above")] = Severity.LOW,
+    token_id: Annotated[
+        str | None, Query(pattern=HEX_ID_32, description="only this token's findings")
+    ] = None,
+    since: Annotated[
+        str | None, Query(max_length=64, description=f"evidence after this; {_TIME_HELP}")
+    ] = None,
+    until: Annotated[
+        str | None, Query(max_length=64, description=f"evidence before this; {_TIME_HELP}")
+    ] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> FindingPage:
+    """Findings, most recently updated first (page with ``offset``)."""
+    now = datetime.now(UTC)
+    filters = FindingFilters(
+        kind=None if kind is None else kind.value,
+        state=None if state is None else state.value,
+        token_id=None if token_id is None else normalise_hex(token_id),
+        min_severity=severity,
+        since_ns=_instant_ns("since", since, now, default=FindingFilters.since_ns),
+        until_ns=_instant_ns("until", until, now, default=FindingFilters.until_ns),
+    )
+    return queries.list_findings(cursor, filters, limit=limit, offset=offset)
+
+
+def _instant_ns(name: str, text: str | None, now: datetime, *, default: int) -> int:
+    if text is None:
+        return default
+    try:
+        return ns_from_datetime(parse_instant(text, now))
+    except ValueError as error:
+        raise invalid_parameter("query", name, str(error), text) from None
+
+
+@router.get("/{finding_id}", response_model=Finding, responses=_NOT_FOUND)
+def get_anomaly(cursor: Cursor, finding_id: FindingId) -> Finding:
+    """One finding."""
+    finding = queries.find_finding(cursor, finding_id)
+    if finding is None:
+        raise FindingNotFound(finding_id)
+    return finding
+
+
+@router.patch("/{finding_id}", response_model=Finding, responses=_NOT_FOUND)
+def change_anomaly_state(cursor: Cursor, finding_id: FindingId, change: StateChange) -> Finding:
+    """Acknowledge, resolve or reopen a finding."""
+    if not change_finding_state(cursor, finding_id, change.state, actor=change.actor):
+        raise FindingNotFound(finding_id)
+    return get_anomaly(cursor, finding_id)

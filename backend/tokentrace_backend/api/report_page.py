@@ -1,0 +1,188 @@
+"""The HTML page of a token report (``GET /api/tokens/{id}/report?format=html``).
+
+One self-contained document for an incident ticket: inline CSS, an inline SVG of the
+dependency map, no script and nothing fetched. Span names, routes, user agents, messages
+and finding summaries come from the traced apps and their clients, so they are
+attacker-controlled: the template (``report_page.html`` beside this module) is rendered by
+Jinja2 with autoescaping on for every value, control characters are shown escaped
+(``\\x1b``: the page may be printed to a terminal by ``tokentrace report --format html``),
+and the response forbids scripts outright (:data:`PAGE_HEADERS`).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from importlib import resources
+from typing import Final
+
+import jinja2
+
+from tokentrace_backend.queries.report import evidence_trace_ids
+from tokentrace_backend.queries.results import DependencyGraph, TokenReport
+
+PAGE_HEADERS: Final = {
+    # Defence in depth behind the escaping: no script, no fetch, only the inline styles.
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+# The dependency drawing: a column per call depth, a row per node within its column.
+_COLUMN_WIDTH: Final = 190
+_ROW_HEIGHT: Final = 56
+_NODE_WIDTH: Final = 150
+_NODE_HEIGHT: Final = 32
+_MARGIN: Final = 12
+_MAX_LABEL: Final = 22
+
+
+def render_report_page(report: TokenReport) -> str:
+    """The report as one HTML document, every value escaped."""
+    return _template().render(
+        report=report,
+        drawing=dependency_drawing(report.dependencies),
+        evidence={finding.id: evidence_trace_ids(finding) for finding in report.findings.findings},
+    )
+
+
+@dataclass(frozen=True)
+class DrawnNode:
+    name: str
+    label: str
+    kind: str
+    x: int
+    y: int
+
+
+@dataclass(frozen=True)
+class DrawnEdge:
+    x1: int
+    y1: int
+    x2: int
+    y2: int
+    failed: bool
+
+
+@dataclass(frozen=True)
+class Drawing:
+    width: int
+    height: int
+    node_width: int
+    node_height: int
+    nodes: list[DrawnNode]
+    edges: list[DrawnEdge]
+
+
+def dependency_drawing(graph: DependencyGraph) -> Drawing | None:
+    """A layered layout of the graph: callers left of what they call (a node's column is
+    the length of the longest call path reaching it, cycles cut); None without edges."""
+    if not graph.edges:
+        return None
+    names = [node.name for node in graph.nodes]
+    depth = dict.fromkeys(names, 0)
+    for _ in names:  # longest path by relaxation; at most one pass per node, so cycles end
+        changed = False
+        for edge in graph.edges:
+            if edge.source != edge.target and depth[edge.target] < depth[edge.source] + 1:
+                depth[edge.target] = min(depth[edge.source] + 1, len(names) - 1)
+                changed = True
+        if not changed:
+            break
+    rows: dict[int, int] = {}
+    placed: dict[str, DrawnNode] = {}
+    for node in graph.nodes:
+        column = depth[node.name]
+        row = rows.get(column, 0)
+        rows[column] = row + 1
+        placed[node.name] = DrawnNode(
+            name=node.name,
+            label=_shorten(node.name, _MAX_LABEL),
+            kind=node.kind,
+            x=_MARGIN + column * _COLUMN_WIDTH,
+            y=_MARGIN + row * _ROW_HEIGHT,
+        )
+    edges = [
+        DrawnEdge(
+            x1=placed[edge.source].x + _NODE_WIDTH,
+            y1=placed[edge.source].y + _NODE_HEIGHT // 2,
+            x2=placed[edge.target].x,
+            y2=placed[edge.target].y + _NODE_HEIGHT // 2,
+            failed=edge.errors > 0,
+        )
+        for edge in graph.edges
+        if edge.source != edge.target
+    ]
+    return Drawing(
+        width=2 * _MARGIN + max(depth.values()) * _COLUMN_WIDTH + _NODE_WIDTH,
+        height=2 * _MARGIN + (max(rows.values()) - 1) * _ROW_HEIGHT + _NODE_HEIGHT,
+        node_width=_NODE_WIDTH,
+        node_height=_NODE_HEIGHT,
+        nodes=list(placed.values()),
+        edges=edges,
+    )
+
+
+@cache
+def _template() -> jinja2.Template:
+    environment = jinja2.Environment(
+        autoescape=True,  # every {{ value }} is escaped, whatever the template's name
+        undefined=jinja2.StrictUndefined,
+        finalize=_printable,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters.update(when=_when, ms=_ms, duration=_duration, yes_no=_yes_no)
+    text = resources.files(__package__).joinpath("report_page.html").read_text("utf-8")
+    return environment.from_string(text)
+
+
+def _printable(value: object) -> object:
+    """A value's control and format characters (escape sequences, bidi overrides) shown
+    escaped; the template's own markup (a macro's output) as it is."""
+    if not isinstance(value, str) or hasattr(value, "__html__"):  # markup is already safe
+        return value
+    return "".join(
+        char.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(char) in {"Cc", "Cf"}
+        else char
+        for char in value
+    )
+
+
+def _when(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} ms"
+
+
+def _duration(value_ms: float | None) -> str:
+    """A duration as a reader takes it in: 850.0 ms, 42.5 s, 10 min 0 s, 3 h 5 min, 2 d 4 h."""
+    if value_ms is None:
+        return "-"
+    if value_ms < 1_000:
+        return f"{value_ms:.1f} ms"
+    seconds = value_ms / 1_000
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, second = divmod(int(seconds), 60)
+    hours, minute = divmod(minutes, 60)
+    days, hour = divmod(hours, 24)
+    if days:
+        return f"{days} d {hour} h"
+    if hours:
+        return f"{hours} h {minute} min"
+    return f"{minutes} min {second} s"
+
+
+def _yes_no(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"

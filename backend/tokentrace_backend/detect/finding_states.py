@@ -1,0 +1,35 @@
+"""A user changes a finding's state: open -> acknowledged -> resolved (or back to open)."""
+
+from __future__ import annotations
+
+import time
+
+import duckdb
+
+from tokentrace_backend.detect.kinds import FindingState
+
+
+def change_finding_state(
+    cursor: duckdb.DuckDBPyConnection,
+    finding_id: int,
+    state: FindingState,
+    *,
+    actor: str | None = None,
+    now_ns: int | None = None,
+) -> bool:
+    """Set the state of finding ``finding_id``; False when there is no such finding.
+
+    A resolved finding stays resolved for the evidence it covered: detection opens a new
+    finding for what comes later (detect/findings_merge.sql).
+    """
+    row = cursor.execute(
+        "UPDATE findings SET state = $state, state_changed_by = $actor, updated_at_ns = $now"
+        " WHERE id = $id RETURNING id",
+        {
+            "state": state.value,
+            "actor": actor,
+            "now": time.time_ns() if now_ns is None else now_ns,
+            "id": finding_id,
+        },
+    ).fetchone()
+    return row is not None
