@@ -58,6 +58,10 @@ RATE_DETECTORS: Final = (
 assert set(FIRST_USE_DETECTORS) | set(RATE_DETECTORS) == set(AnomalyKind)
 
 DEFAULT_CHUNK_SPANS: Final = 500_000
+# How often the background refresh's thread runs the detectors (``follow``): often enough
+# for a finding within seconds, seldom enough that under sustained ingest detection takes
+# a bounded share of the thread that also keeps the answers fresh.
+DEFAULT_FOLLOW_INTERVAL_SECONDS: Final = 2.0
 # A re-detection reads everything at once: larger chunks halve its fixed costs per chunk
 # (over 10 M spans: 10.3 s in 500,000-span chunks, 6.7 s in 2 M-span ones).
 REDETECT_CHUNK_SPANS: Final = 2_000_000
@@ -100,11 +104,14 @@ class Detection:
         *,
         chunk_spans: int = DEFAULT_CHUNK_SPANS,
         countries: CountryLookup | None = None,
+        follow_interval: float = DEFAULT_FOLLOW_INTERVAL_SECONDS,
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
         """``countries``: where client addresses are, for the new-network findings."""
         self.thresholds = thresholds or DetectionThresholds()
         self._countries = countries
+        self._follow_interval = follow_interval
+        self._followed_at = -follow_interval  # time.monotonic() of the last follow
         self._chunk_spans = chunk_spans
         self._clock = clock
         self._lock = threading.Lock()
@@ -122,6 +129,21 @@ class Detection:
                     return read
                 self._detect_chunk(cursor, *chunk)
                 read += chunk[1] - chunk[0]
+
+    def follow(self, cursor: duckdb.DuckDBPyConnection) -> int:
+        """Called after every refresh of the derived tables: detect over one chunk of what
+        is new, at most once per ``follow_interval`` seconds; returns the batches read.
+        (One chunk, so that a backlog does not hold up the refresh that follows.)"""
+        now = time.monotonic()
+        if now - self._followed_at < self._follow_interval:
+            return 0
+        self._followed_at = now
+        with self._lock:
+            chunk = self._next_chunk(cursor, self._chunk_spans)
+            if chunk is None:
+                return 0
+            self._detect_chunk(cursor, *chunk)
+            return chunk[1] - chunk[0]
 
     def redetect(self, cursor: duckdb.DuckDBPyConnection) -> int:
         """Forget the profiles and read every batch again; returns the batches read."""
