@@ -28,10 +28,27 @@ ALLOWED = {
     # alerts reads findings (detect's vocabulary of kinds and severities) and the derived
     # tables' state; api serves its rules, deliveries and metrics; server runs its dispatcher.
     "alerts": {"storage", "queries", "detect"},
-    "api": {"storage", "derived", "detect", "queries", "alerts", "settings"},
-    "server": {"storage", "ingest", "api", "alerts", "settings", "detect"},
+    # audit records what the other stages derived (SQL on their tables, as a follower of the
+    # refresh thread) and erases a token's rows everywhere (its one list, TOKEN_ROWS); api
+    # appends its actions and serves the trail, cli verifies and exports it.
+    "audit": {"storage"},
+    "api": {"storage", "derived", "detect", "queries", "alerts", "settings", "audit"},
+    # retention rolls up and deletes what expired (SQL on the tables of derived and detect),
+    # as a follower of the refresh thread that server wires up.
+    "retention": {"storage"},
+    "server": {
+        "storage",
+        "ingest",
+        "api",
+        "alerts",
+        "settings",
+        "detect",
+        "derived",
+        "retention",
+        "audit",
+    },
     # redetect opens the database itself (the server stopped), as serve does through server.
-    "cli": {"settings", "server", "scenario", "storage", "derived", "detect"},
+    "cli": {"settings", "server", "scenario", "storage", "derived", "detect", "audit"},
     # The scenario is a client of the backend; its incidents are named by detect's kinds.
     "scenario": {"detect"},
 }

@@ -20,10 +20,23 @@ import threading
 from collections.abc import Generator
 from typing import TextIO
 
+import duckdb
 import uvicorn
 
+from tokentrace import SettingsError
 from tokentrace_backend.alerts import AlertDispatcher, AlertRule, DeliveryPolicy, load_rules
 from tokentrace_backend.api import create_api_app
+from tokentrace_backend.audit import (
+    AuditFollower,
+    AuditKeyError,
+    RecordKind,
+    append_record,
+    audit_transaction,
+    load_or_create_private_key,
+    load_private_key,
+    public_key_hex,
+)
+from tokentrace_backend.derived import derived_tables_of
 from tokentrace_backend.detect import Detection
 from tokentrace_backend.detect.geoip import CountryLookup
 from tokentrace_backend.ingest import (
@@ -33,7 +46,8 @@ from tokentrace_backend.ingest import (
     choose_decoder,
     create_otlp_app,
 )
-from tokentrace_backend.settings import ServeSettings
+from tokentrace_backend.retention import Retention, RetentionRun
+from tokentrace_backend.settings import AuditSettings, ServeSettings
 from tokentrace_backend.storage import Database
 from tokentrace_backend.storage.journal import IngestJournal, journal_path
 from tokentrace_backend.storage.writer import SpanWriter
@@ -59,6 +73,7 @@ async def serve(settings: ServeSettings, out: TextIO = sys.stdout) -> None:
     # A bad rules file stops the start before anything is opened (SettingsError: exit 2).
     rules = load_rules(settings.alerts.rules_path) if settings.alerts.rules_path else ()
     decoder = choose_decoder(settings.ingest.decoder, settings.ingest.decode_workers)
+    auditor = _audit_follower(settings)  # a bad key file stops the start too
     database = Database(
         settings.db_path,
         memory_limit=settings.duckdb_memory_limit,
@@ -89,6 +104,8 @@ async def serve(settings: ServeSettings, out: TextIO = sys.stdout) -> None:
             span_counter=writer,
             alert_rules=rules,
             detection=Detection(countries=countries),
+            followers=[_retention(database, settings)],
+            audit=auditor,
         )
         servers = [
             _QuietSignalsServer(_config(otlp_app, settings.host, settings.otlp_port, "off")),
@@ -106,6 +123,14 @@ async def serve(settings: ServeSettings, out: TextIO = sys.stdout) -> None:
                 loop.add_signal_handler(signum, stop)
         tasks = [asyncio.create_task(server.serve()) for server in servers]
         await _announce_when_started(servers, tasks, settings, decoder, out)
+        if auditor.key is not None:
+            print(
+                f"audit trail checkpoints signed with Ed25519 public key "
+                f"{public_key_hex(auditor.key.public_key())} "
+                f"(tokentrace audit public-key exports it)",
+                file=out,
+                flush=True,
+            )
         await asyncio.gather(*tasks)
     finally:
         dispatcher.stop()
@@ -116,6 +141,37 @@ async def serve(settings: ServeSettings, out: TextIO = sys.stdout) -> None:
         with contextlib.suppress(Exception):
             database.checkpoint()
         database.close()
+
+
+def _audit_follower(settings: ServeSettings) -> AuditFollower:
+    """The audit follower, with the signing key of ``TOKENTRACE_AUDIT_KEY`` or the one
+    beside the database (generated on first start)."""
+    audit = settings.audit or AuditSettings.resolve(settings.db_path)
+    try:
+        if audit.key_given:
+            key = load_private_key(audit.key_path)
+        else:
+            key, _ = load_or_create_private_key(audit.key_path)
+    except (AuditKeyError, ValueError) as error:
+        raise SettingsError(f"audit key: {error}") from None
+    return AuditFollower(key, checkpoint_seconds=audit.checkpoint_seconds)
+
+
+def _retention(database: Database, settings: ServeSettings) -> Retention:
+    """The retention job, run by the API's background refresh after the detectors."""
+    return Retention(
+        spans=settings.retention.spans,
+        rollups=settings.retention.rollups,
+        interval_seconds=settings.retention.interval_seconds,
+        exclusive=derived_tables_of(database).exclusive,
+        report=_audit_retention_run,
+    )
+
+
+def _audit_retention_run(cursor: duckdb.DuckDBPyConnection, run: RetentionRun) -> None:
+    """Each retention run that deleted something, in the audit trail."""
+    with audit_transaction(cursor):
+        append_record(cursor, kind=RecordKind.RETENTION_RUN, token_id=None, body=run.counts())
 
 
 def _alert_dispatcher(

@@ -14,7 +14,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Final
@@ -88,6 +88,16 @@ TOKENTRACE_IN_USE_HOURS: Final = "TOKENTRACE_IN_USE_HOURS"
 has been quiet this long."""
 TOKENTRACE_STALE_DAYS: Final = "TOKENTRACE_STALE_DAYS"
 """A live token unused this long is ``stale`` (default 30)."""
+TOKENTRACE_CLIENT_IP: Final = "TOKENTRACE_CLIENT_IP"
+"""What is stored of client addresses, like ``serve --client-ip``: ``keep`` (default),
+``truncate`` (an IPv4 address's /24 network address, an IPv6 one's /48) or ``drop``, for
+the ``client_address`` column and every address attribute (docs/retention.md)."""
+TOKENTRACE_RETENTION: Final = "TOKENTRACE_RETENTION"
+"""How long raw spans and the derived rows are kept, by event time, like ``serve
+--retention`` (default ``14d``; units ``w``, ``d``, ``h``, ``m``, ``s``; docs/retention.md)."""
+TOKENTRACE_ROLLUP_RETENTION: Final = "TOKENTRACE_ROLLUP_RETENTION"
+"""How long the daily per-token roll-ups are kept, like ``serve --rollup-retention``
+(default ``400d``; at least the raw retention)."""
 TOKENTRACE_GEOIP_DB: Final = "TOKENTRACE_GEOIP_DB"
 """Path of a MaxMind-format database (GeoLite2 / GeoIP2 Country or City ``.mmdb``): the
 new-network findings then name the client address's country. None ships with tokentrace."""
@@ -110,8 +120,23 @@ rules of ``lifecycle_states`` (default 60,000: the states change over hours and 
 one evaluation reads every token's latest request: 70-125 ms over the 10 M-span
 benchmark database, 10,000 tokens and 1.8 M requests)."""
 
+TOKENTRACE_AUDIT_KEY: Final = "TOKENTRACE_AUDIT_KEY"
+"""Path of the Ed25519 key that signs the audit trail's checkpoints (PEM PKCS#8, or the 32
+raw bytes; docs/audit.md). It must exist. Unset: ``<db>.audit-key`` beside the database,
+generated (mode 0600) on first start."""
+TOKENTRACE_AUDIT_CHECKPOINT_SECONDS: Final = "TOKENTRACE_AUDIT_CHECKPOINT_SECONDS"
+"""How often the server signs a checkpoint of the audit trail while records arrive
+(default 60), and always when it stops."""
+
 DEFAULT_DB_PATH: Final = Path("tokentrace.duckdb")
+AUDIT_KEY_SUFFIX: Final = ".audit-key"
 DECODER_CHOICES: Final = ("auto", "native", "python")
+CLIENT_IP_CHOICES: Final = ("keep", "truncate", "drop")
+DEFAULT_RETENTION: Final = "14d"
+DEFAULT_ROLLUP_RETENTION: Final = "400d"
+RETENTION_INTERVAL_SECONDS: Final = 60.0
+_DURATION: Final = re.compile(r"^\s*(\d+)\s*([wdhms])\s*$")
+_DURATION_UNITS: Final = {"w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
 DEFAULT_DUCKDB_MEMORY_LIMIT: Final = "640MB"
 DEFAULT_DUCKDB_CHECKPOINT_THRESHOLD: Final = "128MB"
 DEFAULT_DUCKDB_THREADS: Final = 1
@@ -139,6 +164,7 @@ class IngestSettings:
     decoder: str = "auto"
     decode_workers: int | None = None  # None: chosen by the decoder (see above)
     retry_after_seconds: int = 1
+    client_ip: str = "keep"  # CLIENT_IP_CHOICES
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> IngestSettings:
@@ -155,6 +181,7 @@ class IngestSettings:
             decoder=_choice(env, TOKENTRACE_DECODER, DECODER_CHOICES, "auto"),
             decode_workers=_optional_int(env, TOKENTRACE_DECODE_WORKERS),
             retry_after_seconds=_positive_int(env, TOKENTRACE_RETRY_AFTER_SECONDS, 1),
+            client_ip=_choice(env, TOKENTRACE_CLIENT_IP, CLIENT_IP_CHOICES, "keep"),
         )
 
 
@@ -246,6 +273,77 @@ class AlertSettings:
 
 
 @dataclass(frozen=True)
+class RetentionSettings:
+    """How long what is stored is kept (retention/, docs/retention.md): raw spans and the
+    rows derived from them for ``spans``, the daily per-token roll-ups for ``rollups``; the
+    job runs at most every ``interval_seconds``."""
+
+    spans: timedelta = timedelta(days=14)
+    rollups: timedelta = timedelta(days=400)
+    interval_seconds: float = RETENTION_INTERVAL_SECONDS
+
+    @classmethod
+    def resolve(
+        cls,
+        spans: str | None = None,
+        rollups: str | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> RetentionSettings:
+        """``--retention`` / ``--rollup-retention`` first, then ``TOKENTRACE_RETENTION`` /
+        ``TOKENTRACE_ROLLUP_RETENTION``, then the defaults (14d, 400d)."""
+        env = os.environ if environ is None else environ
+        raw = duration(
+            spans or env.get(TOKENTRACE_RETENTION) or DEFAULT_RETENTION,
+            "--retention" if spans else TOKENTRACE_RETENTION,
+        )
+        kept = duration(
+            rollups or env.get(TOKENTRACE_ROLLUP_RETENTION) or DEFAULT_ROLLUP_RETENTION,
+            "--rollup-retention" if rollups else TOKENTRACE_ROLLUP_RETENTION,
+        )
+        if kept < raw:
+            raise SettingsError(
+                f"the roll-up retention ({kept}) must be at least the span retention ({raw})"
+            )
+        return cls(spans=raw, rollups=kept)
+
+
+def duration(text: str, name: str) -> timedelta:
+    """``'2w'``, ``'14d'``, ``'36h'``, ``'90m'`` or ``'600s'`` as a timedelta (more than
+    zero; the units of the API's ``since``)."""
+    match = _DURATION.match(text)
+    if match is None or int(match.group(1)) == 0:
+        raise SettingsError(f"{name} must be a duration such as 14d, 36h or 90m, got {text!r}")
+    return timedelta(seconds=int(match.group(1)) * _DURATION_UNITS[match.group(2)])
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    """Where the audit trail's signing key is, and how often checkpoints are signed."""
+
+    key_path: Path
+    key_given: bool = False  # TOKENTRACE_AUDIT_KEY: must exist, never generated
+    checkpoint_seconds: float = 60.0
+
+    @classmethod
+    def resolve(cls, db_path: Path, environ: Mapping[str, str] | None = None) -> AuditSettings:
+        """``TOKENTRACE_AUDIT_KEY`` (an existing file) or ``<db>.audit-key``."""
+        env = os.environ if environ is None else environ
+        given = env.get(TOKENTRACE_AUDIT_KEY)
+        if given and not Path(given).is_file():
+            raise SettingsError(f"{TOKENTRACE_AUDIT_KEY}: no such file: {given}")
+        return cls(
+            key_path=Path(given) if given else audit_key_path(db_path),
+            key_given=bool(given),
+            checkpoint_seconds=float(_positive_int(env, TOKENTRACE_AUDIT_CHECKPOINT_SECONDS, 60)),
+        )
+
+
+def audit_key_path(db_path: Path) -> Path:
+    """``<db>.audit-key``: the generated signing key's place, beside the database."""
+    return Path(db_path).with_name(Path(db_path).name + AUDIT_KEY_SUFFIX)
+
+
+@dataclass(frozen=True)
 class ServeSettings:
     """Everything ``tokentrace serve`` needs to start."""
 
@@ -260,6 +358,8 @@ class ServeSettings:
     ingest: IngestSettings
     alerts: AlertSettings = field(default_factory=AlertSettings)
     geoip_db: Path | None = None
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
+    audit: AuditSettings | None = None  # None: <db>.audit-key, by default
 
     @classmethod
     def resolve(
@@ -271,6 +371,9 @@ class ServeSettings:
         otlp_port: int = DEFAULT_OTLP_PORT,
         allow_unauthenticated: bool = False,
         alerts_path: Path | None = None,
+        client_ip: str | None = None,
+        retention: str | None = None,
+        rollup_retention: str | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> ServeSettings:
         """Validated settings from the command line's values and the environment.
@@ -306,10 +409,24 @@ class ServeSettings:
             api_port=api_port,
             otlp_port=otlp_port,
             api=api,
-            ingest=IngestSettings.from_env(environ),
+            ingest=_ingest_settings(environ, client_ip),
             alerts=AlertSettings.resolve(alerts_path, environ),
             geoip_db=_geoip_db(os.environ if environ is None else environ),
+            retention=RetentionSettings.resolve(retention, rollup_retention, environ),
+            audit=AuditSettings.resolve(db_path or default_db_path(environ), environ),
         )
+
+
+def _ingest_settings(environ: Mapping[str, str] | None, client_ip: str | None) -> IngestSettings:
+    """The environment's ingest settings, ``--client-ip`` winning over its variable."""
+    ingest = IngestSettings.from_env(environ)
+    if client_ip is None:
+        return ingest
+    if client_ip not in CLIENT_IP_CHOICES:
+        raise SettingsError(
+            f"--client-ip must be one of {', '.join(CLIENT_IP_CHOICES)}, got {client_ip!r}"
+        )
+    return replace(ingest, client_ip=client_ip)
 
 
 def is_loopback(host: str) -> bool:

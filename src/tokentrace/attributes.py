@@ -77,6 +77,25 @@ CREDENTIAL_QUERY_PARAMS: Final = frozenset({"api_key", "access_token", "token", 
 HEADER_ATTRIBUTE_PREFIXES: Final = ("http.request.header.", "http.response.header.")
 """The prefixes of OpenTelemetry's opt-in captured-header attributes."""
 
+# --- client addresses -----------------------------------------------------------------------
+CLIENT_ADDRESS_ATTRIBUTES: Final = frozenset(
+    {
+        "client.address",
+        "net.peer.ip",
+        "http.client_ip",
+        "network.peer.address",
+        "net.sock.peer.addr",
+        "http.request.header.x-forwarded-for",
+        "http.request.header.x_forwarded_for",
+        "http.request.header.forwarded",
+        "http.request.header.x-real-ip",
+        "http.request.header.x_real_ip",
+    }
+)
+"""Span and resource attributes that carry a client's network address (a header capture
+may hold several, ``"203.0.113.7, 10.0.0.1"`` or ``for=203.0.113.7;proto=https``): what the
+backend's ``--client-ip truncate|drop`` rewrites before anything is stored."""
+
 
 def captured_header_name(attribute_key: str) -> str | None:
     """The header a captured-header attribute holds, lowercase and with ``-``

@@ -22,7 +22,17 @@ Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 # What the backend extra adds, for the hint when it is not installed (a test checks that
 # this is what the backend registers).
-BACKEND_COMMANDS = ("serve", "tokens", "token", "errors", "report", "demo", "redetect")
+BACKEND_COMMANDS = (
+    "serve",
+    "tokens",
+    "token",
+    "errors",
+    "report",
+    "demo",
+    "redetect",
+    "audit",
+    "erase",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

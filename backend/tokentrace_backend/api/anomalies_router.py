@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from tokentrace_backend import queries
+from tokentrace_backend.audit import RecordKind, append_record, audit_transaction
 from tokentrace_backend.detect import AnomalyKind, FindingState, Severity
 from tokentrace_backend.detect.finding_states import change_finding_state
 from tokentrace_backend.queries.findings import FindingFilters
@@ -94,7 +95,15 @@ def get_anomaly(cursor: Cursor, finding_id: FindingId) -> Finding:
 
 @router.patch("/{finding_id}", response_model=Finding, responses=_NOT_FOUND)
 def change_anomaly_state(cursor: Cursor, finding_id: FindingId, change: StateChange) -> Finding:
-    """Acknowledge, resolve or reopen a finding."""
-    if not change_finding_state(cursor, finding_id, change.state, actor=change.actor):
-        raise FindingNotFound(finding_id)
-    return get_anomaly(cursor, finding_id)
+    """Acknowledge, resolve or reopen a finding (recorded in the audit trail with it)."""
+    with audit_transaction(cursor):
+        if not change_finding_state(cursor, finding_id, change.state, actor=change.actor):
+            raise FindingNotFound(finding_id)
+        finding = get_anomaly(cursor, finding_id)
+        append_record(
+            cursor,
+            kind=RecordKind.FINDING_STATE_CHANGED,
+            token_id=finding.token_id,
+            body={"finding_id": finding_id, "state": change.state.value, "actor": change.actor},
+        )
+    return finding

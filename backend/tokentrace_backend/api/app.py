@@ -6,9 +6,11 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
+import duckdb
 from fastapi import APIRouter, Depends, FastAPI
 
 from tokentrace_backend.alerts import AlertRule, BackendMetrics, SpanCounter
+from tokentrace_backend.audit import AuditFollower
 from tokentrace_backend.derived import (
     DEFAULT_INTERVAL_SECONDS,
     BackgroundRefresh,
@@ -23,6 +25,8 @@ from tokentrace_backend.storage.database import ReadableDatabase
 from . import (
     alerts_router,
     anomalies_router,
+    audit_router,
+    erasure_router,
     graph_router,
     lifecycle_router,
     metrics_router,
@@ -44,6 +48,8 @@ def create_api_app(
     span_counter: SpanCounter | None = None,
     alert_rules: Sequence[AlertRule] = (),
     clock: Callable[[], int] = time.time_ns,
+    followers: Sequence[Callable[[duckdb.DuckDBPyConnection], object]] = (),
+    audit: AuditFollower | None = None,
 ) -> FastAPI:
     """The FastAPI app serving ``/api/*`` (and ``/openapi.json``, always open).
 
@@ -66,12 +72,21 @@ def create_api_app(
     ``server.py``) and their deliveries; ``/metrics`` counts the spans of ``span_counter``
     (the writer) among the rest (``alerts.metrics``).
 
+    ``followers`` run in the refresh thread after the detectors (the retention job,
+    ``server.py``).
+
     ``clock`` (unix nanoseconds) is the API's now for the lifecycle: the default time of a
     registered event and the instant the lifecycle states are evaluated at.
+
+    ``audit`` (by default one without a signing key) records in the audit trail what the
+    refresh and the detectors derived, right after the detectors, and signs checkpoints
+    with its key, also when the lifespan ends; the API's own actions are recorded as they
+    happen.
     """
     derived = derived_tables_of(database)
     detector = detection or Detection()
     metrics = BackendMetrics(database, spans=span_counter, rules=alert_rules)
+    auditor = audit or AuditFollower()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -81,13 +96,16 @@ def create_api_app(
             derived,
             schedule,
             ingest_activity,
-            followers=[detector.catch_up, metrics.note_refresh],
+            followers=[detector.follow, auditor.catch_up, metrics.note_refresh, *followers],
         )
         refresher.start()
         try:
             yield
         finally:
             refresher.stop()
+            with database.reader() as cursor:  # sign what the last rounds recorded
+                auditor.catch_up(cursor)
+                auditor.checkpoint(cursor)
 
     app = FastAPI(
         title="tokentrace correlation API",
@@ -101,6 +119,8 @@ def create_api_app(
     app.state.derived = derived
     app.state.alert_rules = tuple(alert_rules)
     app.state.metrics = metrics
+    app.state.audit = auditor
+    app.state.ingest_activity = ingest_activity
     api = APIRouter(prefix="/api", dependencies=[Depends(require_api_key)])
     api.include_router(tokens_router.router)
     api.include_router(graph_router.router)
@@ -108,6 +128,8 @@ def create_api_app(
     api.include_router(anomalies_router.router)
     api.include_router(lifecycle_router.router)
     api.include_router(alerts_router.router)
+    api.include_router(audit_router.router)
+    api.include_router(erasure_router.router)
     app.include_router(api)
     app.include_router(metrics_router.router)
     install_error_handlers(app)

@@ -13,12 +13,14 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any, Final
 
+import duckdb
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from tokentrace.attributes import LIFECYCLE_EVENTS
 from tokentrace_backend import queries
+from tokentrace_backend.audit import APPEND_LOCK, RecordKind, append_record
 from tokentrace_backend.derived import LifecycleRegistration, register_lifecycle
 from tokentrace_backend.queries.results import LifecycleEvent
 from tokentrace_backend.queries.timestamps import NS_PER_SECOND, ns_from_datetime
@@ -164,8 +166,26 @@ def register_lifecycle_event(
         actor=body.actor,
         expires_ns=body.expires_at,
     )
-    stored = register_lifecycle(cursor, derived, registration)
+    with APPEND_LOCK:  # taken before the derived tables' lock, as everywhere
+        stored = register_lifecycle(cursor, derived, registration, within=_audit_registration)
     return queries.lifecycle_event(stored, role="token")
+
+
+def _audit_registration(cursor: duckdb.DuckDBPyConnection, stored: dict[str, Any]) -> None:
+    """The registration's audit record, in its transaction."""
+    append_record(
+        cursor,
+        kind=RecordKind.LIFECYCLE_REGISTERED,
+        token_id=stored["token_id"],
+        body={
+            "event": stored["event"],
+            "at_ns": stored["at_ns"],
+            "new_token_id": stored["new_token_id"],
+            "actor": stored["actor"],
+            "expires_ns": stored["expires_ns"],
+            "source": stored["source"],
+        },
+    )
 
 
 def _invalid(field: str, message: str) -> Exception:

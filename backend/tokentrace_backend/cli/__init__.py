@@ -1,5 +1,6 @@
 """The backend's commands for the ``tokentrace`` command line: ``serve``, ``demo`` and the
-query commands (``tokens``, ``token ID``, ``errors ID``, ``report ID``) and ``redetect``.
+query commands (``tokens``, ``token ID``, ``errors ID``, ``report ID``), ``redetect``, and
+``audit verify|export|public-key`` and ``erase`` (``audit``).
 
 Each command module exposes ``add_commands(subparsers)`` and registers its subcommands with
 ``set_defaults(func=handler)``; a handler takes the parsed namespace and returns an exit
@@ -10,10 +11,10 @@ flow (``server`` for serve, the HTTP API for the query commands, ``scenario`` fo
 from __future__ import annotations
 
 from tokentrace.cli import Subparsers
-from tokentrace_backend.cli import demo, query, redetect, report, serve
+from tokentrace_backend.cli import audit, demo, query, redetect, report, serve
 
 
 def add_commands(subparsers: Subparsers) -> None:
     """Register the backend's subcommands."""
-    for module in (serve, query, report, demo, redetect):
+    for module in (serve, query, report, demo, redetect, audit):
         module.add_commands(subparsers)

@@ -146,6 +146,12 @@ def _show_token(args: argparse.Namespace) -> str:
         f"latency    p50 {show_ms(latency['p50_ms'])}  p95 {show_ms(latency['p95_ms'])}  "
         f"p99 {show_ms(latency['p99_ms'])}  max {show_ms(latency['max_ms'])}",
     ]
+    if summary.get("from_rollups"):
+        part = summary["from_rollups"]
+        lines.append(
+            f"rollups    {show_time(part['since'])} .. {show_time(part['until'])}"
+            " from the daily roll-ups (older spans expired)"
+        )
     if summary["rotated_still_used"]:
         lines.append("WARNING    used after it was rotated or revoked")
     sections = [

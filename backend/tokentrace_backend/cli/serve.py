@@ -10,11 +10,17 @@ from pathlib import Path
 from tokentrace import SettingsError
 from tokentrace.cli import Subparsers
 from tokentrace_backend.settings import (
+    CLIENT_IP_CHOICES,
     DEFAULT_API_PORT,
     DEFAULT_HOST,
     DEFAULT_OTLP_PORT,
+    DEFAULT_RETENTION,
+    DEFAULT_ROLLUP_RETENTION,
     TOKENTRACE_ALERTS,
     TOKENTRACE_API_KEY,
+    TOKENTRACE_CLIENT_IP,
+    TOKENTRACE_RETENTION,
+    TOKENTRACE_ROLLUP_RETENTION,
     ServeSettings,
 )
 
@@ -56,6 +62,27 @@ def add_commands(subparsers: Subparsers) -> None:
         metavar="FILE",
         help=f"alert rules (TOML, docs/alerts.md; default: ${TOKENTRACE_ALERTS})",
     )
+    parser.add_argument(
+        "--client-ip",
+        choices=CLIENT_IP_CHOICES,
+        default=None,
+        help=f"client addresses stored as they came, as their /24 or /48 network, or not at "
+        f"all (default: ${TOKENTRACE_CLIENT_IP} or keep)",
+    )
+    parser.add_argument(
+        "--retention",
+        default=None,
+        metavar="AGE",
+        help=f"keep raw spans this long, by event time, e.g. 14d, 36h "
+        f"(default: ${TOKENTRACE_RETENTION} or {DEFAULT_RETENTION})",
+    )
+    parser.add_argument(
+        "--rollup-retention",
+        default=None,
+        metavar="AGE",
+        help=f"keep the daily per-token roll-ups this long "
+        f"(default: ${TOKENTRACE_ROLLUP_RETENTION} or {DEFAULT_ROLLUP_RETENTION})",
+    )
     parser.set_defaults(func=run_serve)
 
 
@@ -69,6 +96,9 @@ def run_serve(arguments: argparse.Namespace) -> int:
             otlp_port=arguments.otlp_port,
             allow_unauthenticated=arguments.allow_unauthenticated,
             alerts_path=arguments.alerts,
+            client_ip=arguments.client_ip,
+            retention=arguments.retention,
+            rollup_retention=arguments.rollup_retention,
         )
     except SettingsError as error:
         print(f"tokentrace serve: {error}", file=sys.stderr)

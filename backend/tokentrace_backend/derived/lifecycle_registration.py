@@ -9,6 +9,7 @@ included, when its first span arrives.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -40,10 +41,15 @@ def register_lifecycle(
     cursor: duckdb.DuckDBPyConnection,
     derived: DerivedTables,
     registration: LifecycleRegistration,
+    *,
+    within: Callable[[duckdb.DuckDBPyConnection, dict[str, Any]], object] | None = None,
 ) -> dict[str, Any]:
     """Store ``registration`` and update its token's expiry, in one transaction taken
     between two refreshes of the derived tables (both update ``token_dim``; DuckDB would
-    abort one of two transactions updating the same row). Returns the stored row."""
+    abort one of two transactions updating the same row). Returns the stored row.
+
+    ``within`` is called with the cursor and the stored row inside that transaction, for
+    what must commit with it (the API's audit record)."""
     parameters = asdict(registration)
     with derived.exclusive():
         cursor.execute("BEGIN TRANSACTION")
@@ -53,6 +59,8 @@ def register_lifecycle(
             row = stored.fetchone()
             assert row is not None  # INSERT ... RETURNING one row
             run(cursor, _UPDATE_EXPIRY, parameters)
+            if within is not None:
+                within(cursor, dict(zip(columns, row, strict=True)))
             cursor.execute("COMMIT")
         except BaseException:
             cursor.execute("ROLLBACK")

@@ -4,17 +4,26 @@
 INSERT INTO detect_raw
 WITH touched AS (
     SELECT client_address, hour, min(start_ns) AS first_ns, max(start_ns) AS last_ns,
-           list_slice(list(lower(hex(trace_id)) ORDER BY start_ns), 1, $evidence_traces)
-               AS trace_ids
+           min_by(lower(hex(trace_id)), start_ns, $evidence_traces) AS trace_ids
     FROM detect_requests
     WHERE auth_failed AND client_address IS NOT NULL
     GROUP BY client_address, hour
 ),
+tried AS (  -- the first token ids tried from each address in the chunk, in the order tried
+    SELECT client_address, hour, list(token_id ORDER BY first_ns, token_id)[1:10] AS token_ids
+    FROM (
+        SELECT client_address, hour, token_id, min(start_ns) AS first_ns
+        FROM detect_requests
+        WHERE auth_failed AND client_address IS NOT NULL
+        GROUP BY client_address, hour, token_id
+    )
+    GROUP BY client_address, hour
+),
 counted AS (
     SELECT a.client_address, a.hour, count(*) AS tokens, sum(a.failures) AS failures,
-           list_slice(list(a.token_id ORDER BY a.failures DESC), 1, 10) AS token_ids
+           any_value(y.token_ids) AS token_ids
     FROM address_failures AS a
-    JOIN touched AS t ON t.client_address = a.client_address AND t.hour = a.hour
+    JOIN tried AS y ON y.client_address = a.client_address AND y.hour = a.hour
     GROUP BY a.client_address, a.hour
     HAVING count(*) >= $stuffing_min_tokens
 ),

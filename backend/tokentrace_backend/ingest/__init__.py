@@ -2,7 +2,8 @@
 
 Owns ``POST /v1/traces`` (``receiver``: admission, backpressure, acknowledgement after the
 commit), the OTLP/HTTP protocol (``protocol``: media types, gzip, size limits, answers), the
-refusals and their status codes (``errors``), and decoding: which decoder runs where
+refusals and their status codes (``errors``), what is kept of client addresses
+(``client_addresses``, ``--client-ip``), and decoding: which decoder runs where
 (``decoding``), the rules both decoders apply (``decoding_rules``), the Python decoder
 (``python_decoder`` over the ``wire_view``), the compiled one (``native_decoder``, from
 ``native/``) and OTLP JSON (``json_decoder``).

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tokentrace_backend.ingest.client_addresses import KEEP, protect_client_addresses
 from tokentrace_backend.ingest.decoding import DecodePool
 from tokentrace_backend.ingest.errors import (
     IngestError,
@@ -87,6 +88,10 @@ class TraceReceiver:
             body = await read_body(request.stream(), gzip=gzip, limit=limit)
             decoded = await self._decoders.decode(body, encoding)
             del body
+            if self._settings.client_ip != KEEP and decoded.accepted_spans:
+                decoded = await asyncio.to_thread(
+                    protect_client_addresses, decoded, self._settings.client_ip
+                )
             if decoded.accepted_spans:
                 try:
                     future = self._writer.submit(decoded, announced=True)

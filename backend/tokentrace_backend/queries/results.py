@@ -83,6 +83,11 @@ class LifecycleEvent(BaseModel):
     trace_id: str | None = Field(description="the lifecycle span's trace; null for 'api' events")
 
 
+class RollupPart(BaseModel):
+    since: datetime = Field(description="start of the first whole UTC day answered from roll-ups")
+    until: datetime = Field(description="the retention boundary (or the window's end before it)")
+
+
 class TokenSummary(BaseModel):
     token_id: str
     key_ids: list[str]
@@ -104,6 +109,12 @@ class TokenSummary(BaseModel):
     rotated_still_used: bool = Field(
         description="requests arrived after a rotated or revoked event, the latest within the "
         "in-use window (the lifecycle's rule)"
+    )
+    from_rollups: RollupPart | None = Field(
+        default=None,
+        description="the part of the window older than the span retention, answered from the "
+        "daily roll-ups (whole days; latency quantiles there from histograms, within ~5%); "
+        "null when the raw rows cover the window",
     )
 
 

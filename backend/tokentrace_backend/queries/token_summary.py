@@ -14,6 +14,7 @@ from .results import (
     ClientStats,
     Latency,
     OutcomeCount,
+    RollupPart,
     RouteStats,
     ServiceStats,
     TokenSummary,
@@ -22,6 +23,7 @@ from .timestamps import datetime_from_ns, optional_datetime_from_ns
 from .tokens import KnownToken
 
 _US_PER_MS = 1_000
+_NS_PER_DAY = 86_400 * 1_000_000_000
 
 
 def token_summary(
@@ -42,7 +44,9 @@ def token_summary(
         "now_ns": now_ns,
         **threshold_parameters(thresholds),
     }
-    row = run(cursor, load_sql("queries/token_summary"), parameters).fetchone()
+    from_rollups = _rollup_part(cursor, filters)
+    sql = load_sql("queries/token_summary_rollups" if from_rollups else "queries/token_summary")
+    row = run(cursor, sql, parameters).fetchone()
     assert row is not None  # an aggregate-only SELECT always returns one row
     (
         first_seen_ns,
@@ -79,6 +83,20 @@ def token_summary(
         ),
         lifecycle=[lifecycle_event(event) for event in lifecycle or []],
         rotated_still_used=rotated_still_used,
+        from_rollups=from_rollups,
+    )
+
+
+def _rollup_part(cursor: duckdb.DuckDBPyConnection, filters: QueryFilters) -> RollupPart | None:
+    """The part of the window before the retention boundary (retention/), if any."""
+    row = cursor.execute("SELECT expired_before_ns FROM retention_state").fetchone()
+    expired_before_ns = int(row[0]) if row else 0
+    window = filters.window
+    if expired_before_ns <= window.since_ns:
+        return None
+    return RollupPart(
+        since=datetime_from_ns(window.since_ns // _NS_PER_DAY * _NS_PER_DAY),
+        until=datetime_from_ns(min(window.until_ns, expired_before_ns)),
     )
 
 

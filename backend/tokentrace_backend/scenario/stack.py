@@ -72,6 +72,7 @@ class Backend:
     env: dict[str, str] = field(default_factory=dict)
     name: str = "backend"  # of its log file, <log_dir>/<name>.log
     process: ManagedProcess | None = None
+    args: list[str] = field(default_factory=list)  # more options of ``tokentrace serve``
 
     @property
     def api_url(self) -> str:
@@ -97,6 +98,7 @@ class Backend:
                 str(self.api_port),
                 "--otlp-port",
                 str(self.otlp_port),
+                *self.args,
             ]
             self.process = ManagedProcess(
                 self.name, argv, log_dir=self.log_dir, env={"PYTHONUNBUFFERED": "1", **self.env}

@@ -18,7 +18,9 @@ TOKENTRACE = tokentrace_command()[0]
 class ServeProcess:
     """Starts ``tokentrace serve`` and waits until both ports answer."""
 
-    def __init__(self, db_path: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, db_path: Path, env: dict[str, str] | None = None, args: list[str] | None = None
+    ) -> None:
         self.db_path = db_path
         self.otlp_port = free_port()
         self.api_port = free_port()
@@ -30,6 +32,7 @@ class ServeProcess:
             # Decoding in threads starts faster; tests of the worker processes ask for them.
             env={"TOKENTRACE_DECODE_WORKERS": "0", **(env or {})},
             name=f"{db_path.stem}.{self.otlp_port}",
+            args=list(args or []),
         )
 
     @property
