@@ -65,15 +65,15 @@ def create_api_app(
     an answer includes every span acknowledged more than about a refresh (well under a
     second at 80 k spans/s, docs/backend.md#freshness) before it. Without the lifespan
     nothing derives: whoever serves the app without it refreshes the tables itself
-    (``derived.refresh_derived``). After each refresh the same thread runs the detectors
-    (``detection``, by default with the default thresholds) over what it derived.
+    (``derived.refresh_derived``). Beside the refresh, a thread of their own runs the
+    detectors (``detection``, by default with the default thresholds) over what it derived.
 
     ``/api/alerts`` shows ``alert_rules`` (the dispatcher runs beside the app, in
     ``server.py``) and their deliveries; ``/metrics`` counts the spans of ``span_counter``
     (the writer) among the rest (``alerts.metrics``).
 
-    ``followers`` run in the refresh thread after the detectors (the retention job,
-    ``server.py``).
+    ``followers`` run after the detectors and the audit follower, in the stages' thread
+    beside the refresh (the retention job, ``server.py``; ``derived.background``).
 
     ``clock`` (unix nanoseconds) is the API's now for the lifecycle: the default time of a
     registered event and the instant the lifecycle states are evaluated at.
@@ -96,7 +96,8 @@ def create_api_app(
             derived,
             schedule,
             ingest_activity,
-            followers=[detector.follow, auditor.catch_up, metrics.note_refresh, *followers],
+            followers=[metrics.note_refresh],
+            stages=[detector.follow, auditor.catch_up, *followers],
         )
         refresher.start()
         try:

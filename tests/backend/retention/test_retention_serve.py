@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import httpx
@@ -50,6 +51,19 @@ def test_serve_expires_old_spans_in_the_background_and_audits_the_run(tmp_path: 
         else:
             raise AssertionError(f"no roll-ups up to the boundary: {summary}")
         assert summary["requests"] == sum(3 + day % 3 for day in range(1, 21))
+        # The spans go after the roll-ups, in chunks, in later rounds: wait for the run
+        # that says it is complete (its audit record) before stopping the server.
+        runs: list[dict[str, Any]] = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            runs = httpx.get(
+                f"{server.api_url}/api/audit", params={"kind": "retention.run"}, timeout=5
+            ).json()["records"]
+            if any(run["body"]["complete"] and run["body"]["spans_deleted"] for run in runs):
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError(f"no complete retention run that deleted spans: {runs}")
     finally:
         assert server.stop() == 0
 
