@@ -14,17 +14,22 @@ from tokentrace_backend.detect import AnomalyKind, FindingState, Severity
 from tokentrace_backend.detect.finding_states import change_finding_state
 from tokentrace_backend.queries.findings import FindingFilters
 from tokentrace_backend.queries.results import Finding, FindingPage
-from tokentrace_backend.queries.timestamps import ns_from_datetime
 
 from .dependencies import Cursor
-from .errors import NotFound, invalid_parameter
-from .parameters import HEX_ID_32, Limit, Offset, normalise_hex, parse_instant
+from .errors import NotFound
+from .parameters import (
+    HEX_ID_32,
+    TIME_HELP,
+    Limit,
+    Offset,
+    normalise_hex,
+    optional_instant_ns,
+)
 
 router = APIRouter(prefix="/anomalies", tags=["anomalies"])
 
 FindingId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the finding's id")]
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no finding has this id"}}
-_TIME_HELP = "ISO-8601 instant, or a duration before now such as 15m, 2h, 7d"
 
 
 class FindingNotFound(NotFound):
@@ -54,10 +59,10 @@ def list_anomalies(
         str | None, Query(pattern=HEX_ID_32, description="only this token's findings")
     ] = None,
     since: Annotated[
-        str | None, Query(max_length=64, description=f"evidence after this; {_TIME_HELP}")
+        str | None, Query(max_length=64, description=f"evidence after this; {TIME_HELP}")
     ] = None,
     until: Annotated[
-        str | None, Query(max_length=64, description=f"evidence before this; {_TIME_HELP}")
+        str | None, Query(max_length=64, description=f"evidence before this; {TIME_HELP}")
     ] = None,
     limit: Limit = 100,
     offset: Offset = 0,
@@ -69,19 +74,10 @@ def list_anomalies(
         state=None if state is None else state.value,
         token_id=None if token_id is None else normalise_hex(token_id),
         min_severity=severity,
-        since_ns=_instant_ns("since", since, now, default=FindingFilters.since_ns),
-        until_ns=_instant_ns("until", until, now, default=FindingFilters.until_ns),
+        since_ns=optional_instant_ns("since", since, now, default=FindingFilters.since_ns),
+        until_ns=optional_instant_ns("until", until, now, default=FindingFilters.until_ns),
     )
     return queries.list_findings(cursor, filters, limit=limit, offset=offset)
-
-
-def _instant_ns(name: str, text: str | None, now: datetime, *, default: int) -> int:
-    if text is None:
-        return default
-    try:
-        return ns_from_datetime(parse_instant(text, now))
-    except ValueError as error:
-        raise invalid_parameter("query", name, str(error), text) from None
 
 
 @router.get("/{finding_id}", response_model=Finding, responses=_NOT_FOUND)

@@ -11,15 +11,18 @@ from pydantic import BaseModel
 
 from tokentrace_backend.audit import AuditFollower, RecordKind, public_key_hex
 from tokentrace_backend.audit.listing import AuditFilters, audit_page
-from tokentrace_backend.queries.timestamps import ns_from_datetime
 
 from .dependencies import Cursor
-from .errors import invalid_parameter
-from .parameters import HEX_ID_32, Limit, Offset, normalise_hex, parse_instant
+from .parameters import (
+    HEX_ID_32,
+    TIME_HELP,
+    Limit,
+    Offset,
+    normalise_hex,
+    optional_instant_ns,
+)
 
 router = APIRouter(prefix="/audit", tags=["audit"])
-
-_TIME_HELP = "ISO-8601 instant, or a duration before now such as 15m, 2h, 7d"
 
 
 class AuditRecordOut(BaseModel):
@@ -57,10 +60,10 @@ def list_audit_records(
     ] = None,
     kind: Annotated[RecordKind | None, Query(description="only this kind")] = None,
     since: Annotated[
-        str | None, Query(max_length=64, description=f"recorded at or after; {_TIME_HELP}")
+        str | None, Query(max_length=64, description=f"recorded at or after; {TIME_HELP}")
     ] = None,
     until: Annotated[
-        str | None, Query(max_length=64, description=f"recorded before; {_TIME_HELP}")
+        str | None, Query(max_length=64, description=f"recorded before; {TIME_HELP}")
     ] = None,
     limit: Limit = 100,
     offset: Offset = 0,
@@ -70,8 +73,8 @@ def list_audit_records(
     filters = AuditFilters(
         token_id=None if token_id is None else normalise_hex(token_id),
         kind=None if kind is None else kind.value,
-        since_ns=_instant_ns("since", since, now, default=AuditFilters.since_ns),
-        until_ns=_instant_ns("until", until, now, default=AuditFilters.until_ns),
+        since_ns=optional_instant_ns("since", since, now, default=AuditFilters.since_ns),
+        until_ns=optional_instant_ns("until", until, now, default=AuditFilters.until_ns),
     )
     page = audit_page(cursor, filters, limit=limit, offset=offset)
     follower: AuditFollower = request.app.state.audit
@@ -82,12 +85,3 @@ def list_audit_records(
         checkpoints=[CheckpointOut(**checkpoint.as_json()) for checkpoint in page.checkpoints],
         next_offset=page.next_offset,
     )
-
-
-def _instant_ns(name: str, text: str | None, now: datetime, *, default: int) -> int:
-    if text is None:
-        return default
-    try:
-        return ns_from_datetime(parse_instant(text, now))
-    except ValueError as error:
-        raise invalid_parameter("query", name, str(error), text) from None

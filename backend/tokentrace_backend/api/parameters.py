@@ -91,15 +91,15 @@ Offset = Annotated[
     int, Query(ge=0, le=10_000_000, description="rows to skip: the next_offset of the last page")
 ]
 
-_TIME_HELP = "ISO-8601 instant, or a duration before now such as 15m, 2h, 7d"
+TIME_HELP = "ISO-8601 instant, or a duration before now such as 15m, 2h, 7d"
 
 
 def query_filters(
     since: Annotated[
-        str | None, Query(max_length=64, description=f"{_TIME_HELP}; default until - 24h")
+        str | None, Query(max_length=64, description=f"{TIME_HELP}; default until - 24h")
     ] = None,
     until: Annotated[
-        str | None, Query(max_length=64, description=f"{_TIME_HELP}; default now")
+        str | None, Query(max_length=64, description=f"{TIME_HELP}; default now")
     ] = None,
     service: Annotated[
         str | None, Query(min_length=1, max_length=256, description="only this service")
@@ -131,3 +131,11 @@ Filters = Annotated[QueryFilters, Depends(query_filters)]
 def normalise_hex(identifier: str) -> str:
     """Ids are stored and shown in lowercase hex."""
     return identifier.lower()
+
+
+def optional_instant_ns(name: str, text: str | None, now: datetime, *, default: int) -> int:
+    """A ``since``/``until`` query parameter in unix ns (``default`` when absent; 422 when
+    it cannot be parsed)."""
+    if text is None:
+        return default
+    return ns_from_datetime(_instant(name, text, now))
