@@ -45,6 +45,7 @@ FIRST_USE_DETECTORS: Final = (
     AnomalyKind.SCOPE_VIOLATION,
     AnomalyKind.USE_AFTER_EXPIRY,
     AnomalyKind.USE_AFTER_REVOCATION,
+    AnomalyKind.TOKEN_IN_URL,
 )
 # Compared with the profiles after it: an hour's totals against the token's earlier hours.
 RATE_DETECTORS: Final = (

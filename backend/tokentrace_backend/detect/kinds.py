@@ -19,6 +19,7 @@ class AnomalyKind(enum.StrEnum):
     USE_AFTER_EXPIRY = "use_after_expiry"
     USE_AFTER_REVOCATION = "use_after_revocation"
     SHARED_TOKEN = "shared_token"  # noqa: S105 (a kind name, not a secret)
+    TOKEN_IN_URL = "token_in_url"  # noqa: S105 (a kind name, not a secret)
 
 
 class Severity(enum.StrEnum):

@@ -9,7 +9,8 @@ Each incident is a short piece of traffic on top of one token's habit (or, for c
 stuffing, from one address) that a detector of its kind should find and no other should.
 
 Spans are built with the OTLP protobuf classes, as an instrumented gateway exports them: a
-SERVER span per request tagged as the tokentrace middleware tags it, with a failing
+SERVER span per request tagged as the tokentrace middleware tags it (token id, source and
+scheme, the owner a resolver names, the auth outcome), with a failing
 ``orders`` SERVER span under it when the request failed downstream, and a
 ``tokentrace.lifecycle`` span for a revocation.
 """
@@ -45,6 +46,9 @@ ENDPOINTS: Final = (
     "GET /cart",
 )
 NEW_ENDPOINT: Final = "DELETE /admin/users/{id}"
+HEADER_SOURCE: Final = "header:authorization"
+QUERY_SOURCE: Final = "query:api_key"
+OWNERS: Final = ("svc:billing-sync", "team-payments@example.test", "partner:acme-12")
 AGENTS: Final = ("python-httpx/0.28.1", "okhttp/4.12.0", "Mozilla/5.0 (X11; Linux x86_64)")
 
 
@@ -62,6 +66,7 @@ class Habit:
     growth_per_day: float = 0.01
     error_rate: float = 0.01
     expires_s: int | None = None  # a JWT exp its requests carry
+    owner: str | None = None  # tokentrace.token.owner, as an owner resolver names it
 
     def rate(self, at_ns: int, start_ns: int) -> float:
         """Expected requests in the hour starting at ``at_ns``."""
@@ -91,6 +96,8 @@ class Request:
     scopes: tuple[str, ...] = ()
     required_scopes: tuple[str, ...] = ()
     expires_s: int | None = None
+    source: str = HEADER_SOURCE  # where the middleware found the token (tokentrace.token.source)
+    owner: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,7 +130,8 @@ class Traffic:
 
 
 def habits(count: int, rng: random.Random) -> list[Habit]:
-    """``count`` tokens with varied habits; addresses are private, one /24 per token."""
+    """``count`` tokens with varied habits; addresses are private, one /24 per token; the
+    owners take turns (by index: the rng's draws are the same with or without them)."""
     made = []
     for index in range(count):
         rhythm = RHYTHMS[index % len(RHYTHMS)]
@@ -140,6 +148,7 @@ def habits(count: int, rng: random.Random) -> list[Habit]:
                 ),
                 user_agent=rng.choice(AGENTS),
                 expires_s=None if index % 2 else 4_102_444_800,  # 2100-01-01
+                owner=OWNERS[index % len(OWNERS)],
             )
         )
     return made
@@ -173,6 +182,7 @@ def _ordinary_request(habit: Habit, at_ns: int, rng: random.Random) -> Request:
         failed_downstream=rng.random() < habit.error_rate,
         scopes=habit.scopes,
         expires_s=habit.expires_s,
+        owner=habit.owner,
     )
 
 
@@ -278,6 +288,13 @@ def inject(
     elif kind is AnomalyKind.USE_AFTER_REVOCATION:
         traffic.lifecycle.append(Lifecycle(habit.token_id, "revoked", at_ns - HOUR_NS))
         requests = [replace(base, start_ns=at_ns + i * 15_000_000_000) for i in range(10)]
+    elif kind is AnomalyKind.TOKEN_IN_URL:
+        # A client that sends the key as ?api_key=...: the middleware redacts the URL and
+        # records where the token was found.
+        requests = [
+            replace(base, start_ns=at_ns + i * 20_000_000_000, source=QUERY_SOURCE)
+            for i in range(6)
+        ]
     elif kind is AnomalyKind.SHARED_TOKEN:
         network = habit.addresses[0].rsplit(".", 1)[0]
         requests = [
@@ -376,9 +393,20 @@ def _request_span(request: Request, trace_id: bytes, span_id: bytes) -> Span:
         _kv("client.address", request.client_address),
         _kv("user_agent.original", request.user_agent),
         _kv(tt.TOKEN_ID, request.token_id),
+        _kv(tt.TOKEN_SOURCE, request.source),
         _kv(tt.AUTH_OUTCOME, request.outcome),
         _kv(tt.AUTH_OUTCOME_SOURCE, "recorded"),
     ]
+    # The scheme the middleware records (tokentrace/_extract.py): "bearer" for an
+    # Authorization: Bearer header, "apikey" for a key in a query parameter or another header.
+    if request.source == HEADER_SOURCE:
+        attributes.append(_kv(tt.TOKEN_SCHEME, "bearer"))
+    elif request.source.startswith(("query:", "header:")):
+        attributes.append(_kv(tt.TOKEN_SCHEME, "apikey"))
+    elif request.source.startswith("cookie:"):
+        attributes.append(_kv(tt.TOKEN_SCHEME, "cookie"))
+    if request.owner is not None:
+        attributes.append(_kv(tt.TOKEN_OWNER, request.owner))
     if request.scopes:
         attributes.append(_strings(tt.TOKEN_SCOPES, request.scopes))
     if request.required_scopes:
