@@ -32,7 +32,9 @@ ALLOWED = {
     # refresh thread) and erases a token's rows everywhere (its one list, TOKEN_ROWS); api
     # appends its actions and serves the trail, cli verifies and exports it.
     "audit": {"storage"},
-    "api": {"storage", "derived", "detect", "queries", "alerts", "settings", "audit"},
+    # The dashboard is static files (and the routes serving them); api installs it.
+    "dashboard": set(),
+    "api": {"storage", "derived", "detect", "queries", "alerts", "settings", "audit", "dashboard"},
     # retention rolls up and deletes what expired (SQL on the tables of derived and detect),
     # as a follower of the refresh thread that server wires up.
     "retention": {"storage"},

@@ -115,6 +115,7 @@ async def serve(settings: ServeSettings, out: TextIO = sys.stdout) -> None:
         loop = asyncio.get_running_loop()
 
         def stop() -> None:
+            api_app.state.change_feed.close()  # the dashboards' event streams end
             for server in servers:
                 server.should_exit = True
 

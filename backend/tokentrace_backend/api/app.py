@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from tokentrace_backend.alerts import AlertRule, BackendMetrics, SpanCounter
 from tokentrace_backend.audit import AuditFollower
+from tokentrace_backend.dashboard import install_dashboard
 from tokentrace_backend.derived import (
     DEFAULT_INTERVAL_SECONDS,
     BackgroundRefresh,
@@ -27,12 +28,15 @@ from . import (
     anomalies_router,
     audit_router,
     erasure_router,
+    events_router,
     graph_router,
     lifecycle_router,
     metrics_router,
+    sessions,
     tokens_router,
     traces_router,
 )
+from .change_feed import ChangeFeed
 from .dependencies import require_api_key
 from .errors import install_error_handlers
 
@@ -51,12 +55,14 @@ def create_api_app(
     followers: Sequence[Callable[[duckdb.DuckDBPyConnection], object]] = (),
     audit: AuditFollower | None = None,
 ) -> FastAPI:
-    """The FastAPI app serving ``/api/*`` (and ``/openapi.json``, always open).
+    """The FastAPI app serving ``/api/*`` (and ``/openapi.json``, always open) and the
+    dashboard at ``/`` (``dashboard``).
 
     ``api_key`` and ``jaeger_url`` fall back to ``TOKENTRACE_API_KEY`` and
     ``TOKENTRACE_JAEGER_URL``. With a key, every ``/api`` request needs
-    ``Authorization: Bearer <key>``. Other routes (a dashboard, say) can be added to the
-    returned app.
+    ``Authorization: Bearer <key>`` or a dashboard session (``POST /api/session``, open).
+    ``/api/events`` streams what changed to the dashboard (``change_feed``); the server
+    ends those streams with ``app.state.change_feed.close()`` before it stops.
 
     When the server runs the app's lifespan, a background thread keeps the derived
     per-token tables caught up, every ``refresh_interval`` seconds while there is something
@@ -87,6 +93,7 @@ def create_api_app(
     detector = detection or Detection()
     metrics = BackendMetrics(database, spans=span_counter, rules=alert_rules)
     auditor = audit or AuditFollower()
+    feed = ChangeFeed()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -97,12 +104,13 @@ def create_api_app(
             schedule,
             ingest_activity,
             followers=[metrics.note_refresh],
-            stages=[detector.follow, auditor.catch_up, *followers],
+            stages=[detector.follow, auditor.catch_up, *followers, feed.note],
         )
         refresher.start()
         try:
             yield
         finally:
+            feed.close()
             refresher.stop()
             with database.reader() as cursor:  # sign what the last rounds recorded
                 auditor.catch_up(cursor)
@@ -122,6 +130,7 @@ def create_api_app(
     app.state.metrics = metrics
     app.state.audit = auditor
     app.state.ingest_activity = ingest_activity
+    app.state.change_feed = feed
     api = APIRouter(prefix="/api", dependencies=[Depends(require_api_key)])
     api.include_router(tokens_router.router)
     api.include_router(graph_router.router)
@@ -131,7 +140,10 @@ def create_api_app(
     api.include_router(alerts_router.router)
     api.include_router(audit_router.router)
     api.include_router(erasure_router.router)
+    api.include_router(events_router.router)
+    app.include_router(sessions.router, prefix="/api")  # open: it is how a browser signs in
     app.include_router(api)
+    install_dashboard(app)
     app.include_router(metrics_router.router)
     install_error_handlers(app)
     return app

@@ -2,12 +2,11 @@
 clock and the derived tables.
 
 ``/api`` is protected by ``Authorization: Bearer <key>`` when a key is configured,
-compared in constant time.
+compared in constant time, or by a dashboard session cookie (``sessions``).
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections.abc import Callable, Iterator
 from typing import Annotated
@@ -20,19 +19,24 @@ from tokentrace_backend.settings import ApiSettings
 from tokentrace_backend.storage.database import ReadableDatabase
 
 from .errors import Unauthorized
+from .sessions import authenticated_by_session, key_matches
 
 logger = logging.getLogger(__name__)
 
 
 def require_api_key(request: Request) -> None:
-    """FastAPI dependency: passes when no key is configured or the request presents it."""
+    """FastAPI dependency: passes when no key is configured or the request presents it,
+    in the ``Authorization`` header or as a dashboard session (``sessions``)."""
     settings: ApiSettings = request.app.state.settings
     if settings.api_key is None:
         return
-    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    header = request.headers.get("authorization")
+    if header is None and authenticated_by_session(request, settings.api_key):
+        return
+    scheme, _, presented = (header or "").partition(" ")
     if scheme.lower() != "bearer" or not presented:
         raise Unauthorized("this API needs Authorization: Bearer <TOKENTRACE_API_KEY>")
-    if not hmac.compare_digest(presented.strip().encode(), settings.api_key.encode()):
+    if not key_matches(presented.strip(), settings.api_key):
         raise Unauthorized("wrong API key")
 
 

@@ -80,6 +80,7 @@ def parse_iso_instant(text: str, *, expected: str = _ISO_HELP) -> datetime:
 # --- the parameters -------------------------------------------------------------------------
 
 HEX_ID_32 = r"^[0-9a-fA-F]{32}$"
+HEX_PREFIX = r"^[0-9a-fA-F]{1,32}$"
 MAX_LIMIT = 1_000
 
 TokenId = Annotated[
@@ -139,3 +140,8 @@ def optional_instant_ns(name: str, text: str | None, now: datetime, *, default: 
     if text is None:
         return default
     return ns_from_datetime(_instant(name, text, now))
+
+
+WithLayout = Annotated[
+    bool, Query(description="add node positions for drawing the graph (a layered layout)")
+]

@@ -20,6 +20,7 @@ from typing import Final
 
 import jinja2
 
+from tokentrace_backend.queries.graph_layout import layered_layout
 from tokentrace_backend.queries.report import evidence_trace_ids
 from tokentrace_backend.queries.results import DependencyGraph, TokenReport
 
@@ -31,12 +32,6 @@ PAGE_HEADERS: Final = {
     "Referrer-Policy": "no-referrer",
 }
 
-# The dependency drawing: a column per call depth, a row per node within its column.
-_COLUMN_WIDTH: Final = 190
-_ROW_HEIGHT: Final = 56
-_NODE_WIDTH: Final = 150
-_NODE_HEIGHT: Final = 32
-_MARGIN: Final = 12
 _MAX_LABEL: Final = 22
 
 
@@ -78,49 +73,38 @@ class Drawing:
 
 
 def dependency_drawing(graph: DependencyGraph) -> Drawing | None:
-    """A layered layout of the graph: callers left of what they call (a node's column is
-    the length of the longest call path reaching it, cycles cut); None without edges."""
-    if not graph.edges:
+    """The graph drawn with the shared layered layout; None without edges."""
+    layout = layered_layout(graph)
+    if layout is None:
         return None
-    names = [node.name for node in graph.nodes]
-    depth = dict.fromkeys(names, 0)
-    for _ in names:  # longest path by relaxation; at most one pass per node, so cycles end
-        changed = False
-        for edge in graph.edges:
-            if edge.source != edge.target and depth[edge.target] < depth[edge.source] + 1:
-                depth[edge.target] = min(depth[edge.source] + 1, len(names) - 1)
-                changed = True
-        if not changed:
-            break
-    rows: dict[int, int] = {}
-    placed: dict[str, DrawnNode] = {}
-    for node in graph.nodes:
-        column = depth[node.name]
-        row = rows.get(column, 0)
-        rows[column] = row + 1
-        placed[node.name] = DrawnNode(
-            name=node.name,
-            label=_shorten(node.name, _MAX_LABEL),
-            kind=node.kind,
-            x=_MARGIN + column * _COLUMN_WIDTH,
-            y=_MARGIN + row * _ROW_HEIGHT,
+    kinds = {node.name: node.kind for node in graph.nodes}
+    placed = {
+        position.name: DrawnNode(
+            name=position.name,
+            label=_shorten(position.name, _MAX_LABEL),
+            kind=kinds[position.name],
+            x=position.x,
+            y=position.y,
         )
+        for position in layout.positions
+    }
+    middle = layout.node_height // 2
     edges = [
         DrawnEdge(
-            x1=placed[edge.source].x + _NODE_WIDTH,
-            y1=placed[edge.source].y + _NODE_HEIGHT // 2,
+            x1=placed[edge.source].x + layout.node_width,
+            y1=placed[edge.source].y + middle,
             x2=placed[edge.target].x,
-            y2=placed[edge.target].y + _NODE_HEIGHT // 2,
+            y2=placed[edge.target].y + middle,
             failed=edge.errors > 0,
         )
         for edge in graph.edges
         if edge.source != edge.target
     ]
     return Drawing(
-        width=2 * _MARGIN + max(depth.values()) * _COLUMN_WIDTH + _NODE_WIDTH,
-        height=2 * _MARGIN + (max(rows.values()) - 1) * _ROW_HEIGHT + _NODE_HEIGHT,
-        node_width=_NODE_WIDTH,
-        node_height=_NODE_HEIGHT,
+        width=layout.width,
+        height=layout.height,
+        node_width=layout.node_width,
+        node_height=layout.node_height,
         nodes=list(placed.values()),
         edges=edges,
     )

@@ -24,7 +24,17 @@ from tokentrace_backend.queries.results import (
 
 from .dependencies import Cursor, NowNs, Settings
 from .errors import TokenNotFound, invalid_parameter
-from .parameters import Filters, Limit, Offset, TokenId, normalise_hex, parse_duration
+from .graph_router import with_layout
+from .parameters import (
+    HEX_PREFIX,
+    Filters,
+    Limit,
+    Offset,
+    TokenId,
+    WithLayout,
+    normalise_hex,
+    parse_duration,
+)
 from .report_page import PAGE_HEADERS, render_report_page
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
@@ -49,10 +59,27 @@ class ReportFormat(StrEnum):
 
 @router.get("", response_model=TokenPage)
 def list_tokens(
-    cursor: Cursor, filters: Filters, limit: Limit = 100, offset: Offset = 0
+    *,
+    cursor: Cursor,
+    filters: Filters,
+    owner: Annotated[
+        str | None, Query(max_length=200, description="owners containing this (any case)")
+    ] = None,
+    token_prefix: Annotated[
+        str | None, Query(pattern=HEX_PREFIX, description="token ids starting with this")
+    ] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> TokenPage:
     """Tokens with requests in the window, most recently active first (page with ``offset``)."""
-    return queries.list_tokens(cursor, filters, limit=limit, offset=offset)
+    return queries.list_tokens(
+        cursor,
+        filters,
+        limit=limit,
+        offset=offset,
+        owner=owner or None,
+        token_prefix=None if token_prefix is None else token_prefix.lower(),
+    )
 
 
 @router.get("/{token_id}", response_model=TokenSummary, responses=_NOT_FOUND)
@@ -91,9 +118,12 @@ def token_errors(
 
 
 @router.get("/{token_id}/dependencies", response_model=DependencyGraph, responses=_NOT_FOUND)
-def token_dependencies(cursor: Cursor, token_id: TokenId, filters: Filters) -> DependencyGraph:
+def token_dependencies(
+    cursor: Cursor, token_id: TokenId, filters: Filters, layout: WithLayout = False
+) -> DependencyGraph:
     """The service graph drawn by the calls in the token's traces."""
-    return queries.token_dependencies(cursor, _known(cursor, token_id), filters)
+    graph = queries.token_dependencies(cursor, _known(cursor, token_id), filters)
+    return with_layout(graph, layout)
 
 
 @router.get("/{token_id}/timeline", response_model=Timeline, responses=_NOT_FOUND)

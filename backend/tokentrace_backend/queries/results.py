@@ -27,6 +27,7 @@ class TokenListItem(BaseModel):
     requests: int = Field(description="SERVER spans tagged by the middleware (one per request)")
     errors: int = Field(description="failing spans that carry this token id")
     outcomes: dict[str, int] = Field(description="requests per auth outcome")
+    open_findings: int = Field(description="the token's findings in state open (any time)")
     services: list[str]
 
 
@@ -216,12 +217,31 @@ class Edge(BaseModel):
     p95_ms: float | None
 
 
+class NodePosition(BaseModel):
+    name: str
+    x: int = Field(description="left edge, in pixels")
+    y: int = Field(description="top edge, in pixels")
+
+
+class GraphLayout(BaseModel):
+    """Where to draw the nodes: callers left of what they call (``queries.graph_layout``)."""
+
+    width: int
+    height: int
+    node_width: int
+    node_height: int
+    positions: list[NodePosition]
+
+
 class DependencyGraph(BaseModel):
     token_id: str | None = Field(description="null for the global graph")
     since: datetime
     until: datetime
     nodes: list[Node]
     edges: list[Edge]
+    layout: GraphLayout | None = Field(
+        default=None, description="with ?layout=true, when there are edges: node positions"
+    )
 
 
 class TimelineBucket(BaseModel):

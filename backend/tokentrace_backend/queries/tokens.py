@@ -14,10 +14,24 @@ from .timestamps import datetime_from_ns
 
 
 def list_tokens(
-    cursor: duckdb.DuckDBPyConnection, filters: QueryFilters, *, limit: int, offset: int
+    cursor: duckdb.DuckDBPyConnection,
+    filters: QueryFilters,
+    *,
+    limit: int,
+    offset: int,
+    owner: str | None = None,
+    token_prefix: str | None = None,
 ) -> TokenPage:
-    """One page of tokens, most recently active first; ``next_offset`` is None on the last."""
-    parameters = {**filters.parameters(), "limit": limit + 1, "offset": offset}
+    """One page of tokens, most recently active first; ``next_offset`` is None on the last.
+    ``owner`` keeps the tokens whose owner contains it (any case), ``token_prefix`` those
+    whose id starts with it."""
+    parameters = {
+        **filters.parameters(),
+        "limit": limit + 1,
+        "offset": offset,
+        "owner": owner,
+        "token_prefix": token_prefix,
+    }
     rows = run(cursor, load_sql("queries/tokens"), parameters).fetchall()
     tokens = [
         TokenListItem(
@@ -30,6 +44,7 @@ def list_tokens(
             requests=requests,
             errors=errors,
             outcomes={str(outcome): count for outcome, count in (outcomes or {}).items()},
+            open_findings=open_findings,
             services=services,
         )
         for (
@@ -42,6 +57,7 @@ def list_tokens(
             requests,
             errors,
             outcomes,
+            open_findings,
             services,
         ) in rows[:limit]
     ]

@@ -209,3 +209,50 @@ def test_unknown_ids_answer_404_with_a_clear_body(client: httpx.Client) -> None:
     response = client.get(f"/api/traces/{'ab' * 16}")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "trace_not_found"
+
+
+def test_token_list_filters_by_owner_and_token_id_prefix(client: httpx.Client) -> None:
+    owned = client.get("/api/tokens", params={"owner": "ALI"}).json()["tokens"]
+    assert [token["token_id"] for token in owned] == [HEALTHY]  # any case, part of the owner
+    prefixed = client.get("/api/tokens", params={"token_prefix": HEALTHY[:6].upper()}).json()
+    assert HEALTHY in [token["token_id"] for token in prefixed["tokens"]]
+    assert all(token["token_id"].startswith(HEALTHY[:6]) for token in prefixed["tokens"])
+    assert client.get("/api/tokens", params={"owner": "%"}).json()["tokens"] == []  # no LIKE
+    refused = client.get("/api/tokens", params={"token_prefix": "xyz'--"})
+    assert refused.status_code == 422
+
+
+def test_token_list_counts_open_findings(client: httpx.Client, scenario: Scenario) -> None:
+    with scenario.database.reader() as cursor:
+        for number, state in enumerate(("open", "open", "resolved", "acknowledged")):
+            cursor.execute(
+                "INSERT INTO findings (kind, token_id, subject, severity, state, summary,"
+                " baseline, evidence, first_ns, last_ns, detected_at_ns, updated_at_ns)"
+                " VALUES ('burst', ?, ?, 'high', ?, 's', '{}', '{}', 0, 0, 0, 0)",
+                [HEALTHY, f"subject-{number}", state],
+            )
+    try:
+        tokens = {t["token_id"]: t for t in client.get("/api/tokens").json()["tokens"]}
+        assert tokens[HEALTHY]["open_findings"] == 2
+        assert {t["open_findings"] for i, t in tokens.items() if i != HEALTHY} == {0}
+    finally:
+        with scenario.database.reader() as cursor:
+            cursor.execute("DELETE FROM findings WHERE token_id = ?", [HEALTHY])
+
+
+@pytest.mark.parametrize("path", [f"/api/tokens/{HEALTHY}/dependencies", "/api/dependencies"])
+def test_dependency_graph_layout_places_callers_left_of_callees(
+    client: httpx.Client, path: str
+) -> None:
+    assert client.get(path).json()["layout"] is None  # only when asked for
+    graph = client.get(path, params={"layout": "true"}).json()
+    at = {position["name"]: position for position in graph["layout"]["positions"]}
+    assert set(at) == {node["name"] for node in graph["nodes"]}
+    for edge in graph["edges"]:
+        if edge["source"] != edge["target"]:
+            assert at[edge["source"]]["x"] < at[edge["target"]]["x"], edge
+    assert at["gateway"]["x"] < at["orders"]["x"] < at["sqlite"]["x"]
+    layout = graph["layout"]
+    for position in at.values():
+        assert position["x"] + layout["node_width"] <= layout["width"]
+        assert position["y"] + layout["node_height"] <= layout["height"]
