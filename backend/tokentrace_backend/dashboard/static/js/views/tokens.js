@@ -101,10 +101,10 @@ export async function renderTokens(view, _argument, context) {
   for (const input of [owner, service]) input.addEventListener("input", later);
   outcome.addEventListener("change", later);
   search.addEventListener("input", later);
-  view.querySelector("form").addEventListener("submit", (event) => {
-    event.preventDefault();
+  view.querySelector("form").addEventListener("submit", (event) => event.preventDefault());
+  search.addEventListener("keydown", (event) => {
     const id = search.value.trim().toLowerCase();
-    if (HEX_32.test(id)) location.hash = `#/tokens/${id}`;
+    if (event.key === "Enter" && HEX_32.test(id)) location.hash = `#/tokens/${id}`;
   });
   await load();
   return { refresh: (changed) => (changed.requests || changed.findings ? load() : Promise.resolve()) };
