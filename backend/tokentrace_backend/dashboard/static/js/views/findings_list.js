@@ -2,7 +2,7 @@
 // token page both show them this way.
 
 import { send } from "../api.js";
-import { ago, badge, clear, h, tokenLink, traceLink, when } from "../dom.js";
+import { ago, badge, h, tokenLink, traceLink, when } from "../dom.js";
 
 const NEXT = {
   open: [["acknowledged", "Acknowledge"], ["resolved", "Resolve"]],
@@ -48,8 +48,4 @@ export function findingsTable(findings, changed, { withToken = true } = {}) {
       h("td", { title: when(f.last_seen) }, ago(f.last_seen)),
       h("td", { "data-column": "state" }, f.state, f.state_changed_by ? h("div", { class: "muted" }, `by ${f.state_changed_by}`) : null),
       h("td", {}, actions(f, changed))))));
-}
-
-export function refill(holder, node) {
-  clear(holder, node);
 }
