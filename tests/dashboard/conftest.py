@@ -62,9 +62,9 @@ def _url_after(label: str, lines: list[str]) -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDemo]:
-    """The demo, serving with its live trickle of traffic, until the session ends."""
+    """The demo, serving with its live trickle of traffic, until the module ends."""
     directory = tmp_path_factory.mktemp("demo")
     process = subprocess.Popen(
         [
@@ -135,13 +135,15 @@ def _chromium() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
+    # Module-scoped: while the sync driver runs, its event loop is the main thread's, and
+    # asyncio.run() in later tests (tests/library) would fail.
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     arguments = ["--no-sandbox"] if os.geteuid() == 0 else []  # root cannot use the sandbox
     launched = playwright.chromium.launch(executable_path=_chromium(), args=arguments)
