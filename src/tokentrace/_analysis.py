@@ -33,8 +33,10 @@ def raw_forms(credential: Credential) -> tuple[str, ...]:
     secret = credential.secret
     forms = {secret, quote(secret, safe=""), quote_plus(secret)}
     if credential.scheme == "basic":
-        password = secret.partition(":")[2]
-        forms |= {password, quote(password, safe="")}
+        user, _, password = secret.partition(":")
+        # The password alone; for ``key:`` (an API key as the user name) the key alone.
+        alone = password or user
+        forms |= {alone, quote(alone, safe=""), quote_plus(alone)}
         forms.add(base64.b64encode(secret.encode("utf-8")).decode("ascii"))
     ordered = sorted(forms, key=len, reverse=True)  # longest first: cut whole forms
     return tuple(form for form in ordered if len(form) >= _MIN_SECRET_FORM)

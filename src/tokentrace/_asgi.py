@@ -25,10 +25,17 @@ from opentelemetry.util.http import (
     get_custom_headers,
 )
 
-from tokentrace._failsafe import failsafe
+from tokentrace._failsafe import internal_error
 from tokentrace._middleware import TokenMiddleware
-from tokentrace._redact import redact_query_bytes, scrub_span
-from tokentrace._request import RequestState, current_request, enter, leave, write_outcome
+from tokentrace._redact import redact_query_bytes, redaction_hint, scrub_span
+from tokentrace._request import (
+    RequestState,
+    current_request,
+    enter,
+    flush,
+    leave,
+    write_outcome,
+)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -73,7 +80,9 @@ class ASGIMiddleware(TokenMiddleware[ASGIApp]):
     ``app.add_middleware(tokentrace.ASGIMiddleware)`` or ``ASGIMiddleware(app)``; the
     options are :class:`~tokentrace._middleware.TokenMiddleware`'s. Headers named in
     ``http_capture_headers_sanitize_fields`` (or its environment variable) are sanitized
-    along with the credential headers. Websocket and lifespan scopes pass through untouched.
+    along with the credential headers. WebSocket connections are tagged when another
+    instrumentation opened a span for them (their messages pass through untouched);
+    lifespan scopes pass through untouched.
     """
 
     def _instrument(
@@ -83,6 +92,7 @@ class ASGIMiddleware(TokenMiddleware[ASGIApp]):
         otel_options: dict[str, Any],
     ) -> None:
         self._params = self.settings.redact_query_params
+        self._hint = redaction_hint(self._params)
         self._headers = self.settings.sensitive_headers
         sanitize = set(
             otel_options.pop("http_capture_headers_sanitize_fields", None)
@@ -99,21 +109,27 @@ class ASGIMiddleware(TokenMiddleware[ASGIApp]):
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            # Websocket and lifespan: untouched (any span another instrumentation opens
-            # is still scrubbed by the span processor when it ends).
-            await self._inner(scope, receive, send)
+        kind = scope["type"]
+        if kind != "http":
+            if kind == "websocket":
+                await self._websocket(scope, receive, send)
+            else:
+                await self._inner(scope, receive, send)  # lifespan: untouched
             return
-        state = self.begin(
-            _header_lookup(scope), bytes(scope.get(_RAW_QUERY) or b"").decode("latin-1")
-        )
-        with failsafe("ASGI request preparation") as guard:
+        raw_query = scope.get(_RAW_QUERY)
+        query = bytes(raw_query).decode("latin-1") if raw_query else ""
+        state = self.begin(_header_lookup(scope), query)
+        try:
             existing = self.claim_server_span(state)
             owned = state.owns_server_span
-            self._mark_fastapi_handled(scope, state)
-            if owned:
+            if _FASTAPI_TELEMETRY_KEY not in scope:
+                # A FastAPI app inside would otherwise open a second SERVER span.
+                state.saved[_FASTAPI_TELEMETRY_KEY] = True
+                scope[_FASTAPI_TELEMETRY_KEY] = None
+            if owned and query and self._hint.search(query) is not None:
                 self._hide_raw_query(scope, state)
-        if guard.failed:
+        except Exception as error:
+            internal_error("ASGI request preparation", error)
             self._restore_scope(scope, state)  # the app gets its scope as it came
             await self._inner(scope, receive, send)
             return
@@ -125,7 +141,54 @@ class ASGIMiddleware(TokenMiddleware[ASGIApp]):
                 await self._run(state, existing, scope, receive, send, scrub=True)
         finally:
             leave(reset)
-            self._restore_scope(scope, state)
+            saved = state.saved
+            if _RAW_QUERY in saved:
+                scope[_RAW_QUERY] = saved[_RAW_QUERY]
+            if saved.get(_FASTAPI_TELEMETRY_KEY):
+                scope.pop(_FASTAPI_TELEMETRY_KEY, None)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket connection: tag the span another instrumentation opened for it
+        (contrib's middleware outside this one, ``FastAPIInstrumentor``) with the token of
+        the handshake, and make it the request of the spans started under the connection.
+        tokentrace opens no span of its own here, and never touches the socket: ``receive``
+        and ``send`` go to the app as they came, and a failure of tokentrace's part leaves
+        the connection to the app alone."""
+        reset = detach = span = None
+        try:
+            raw_query = scope.get(_RAW_QUERY)
+            query = bytes(raw_query).decode("latin-1") if raw_query else ""
+            state = self.begin(_header_lookup(scope), query)
+            existing = self.claim_server_span(state)
+            if not state.owns_server_span:  # a live SERVER span for this connection
+                span = existing
+                state.span = span
+                if state.token.span_attributes:
+                    span.set_attributes(state.token.span_attributes)
+                scrub_span(span, self._params, self._headers)
+            state.owns_server_span = False
+            reset = enter(state)
+            detach = self.attach_context(state)
+        except Exception as error:
+            internal_error("WebSocket tagging", error)
+            self._leave_websocket(reset, detach, None)
+            await self._inner(scope, receive, send)
+            return
+        try:
+            await self._inner(scope, receive, send)
+        finally:
+            self._leave_websocket(reset, detach, span)
+
+    def _leave_websocket(self, reset: object, detach: object, span: Span | None) -> None:
+        try:
+            if detach is not None:
+                context.detach(detach)  # type: ignore[arg-type]
+            if reset is not None:
+                leave(reset)  # type: ignore[arg-type]
+            if span is not None:
+                scrub_span(span, self._params, self._headers)
+        except Exception as error:
+            internal_error("WebSocket tagging", error)
 
     def _hide_raw_query(self, scope: Scope, state: RequestState) -> None:
         raw = scope.get(_RAW_QUERY)
@@ -134,13 +197,6 @@ class ASGIMiddleware(TokenMiddleware[ASGIApp]):
             if redacted is not raw:
                 state.saved[_RAW_QUERY] = raw
                 scope[_RAW_QUERY] = redacted
-
-    @staticmethod
-    def _mark_fastapi_handled(scope: Scope, state: RequestState) -> None:
-        if _FASTAPI_TELEMETRY_KEY not in scope:
-            # A FastAPI app inside would otherwise open a second SERVER span.
-            state.saved[_FASTAPI_TELEMETRY_KEY] = True
-            scope[_FASTAPI_TELEMETRY_KEY] = None
 
     @staticmethod
     def _restore_scope(scope: Scope, state: RequestState) -> None:
@@ -157,7 +213,9 @@ class ASGIMiddleware(TokenMiddleware[ASGIApp]):
             return
         if _RAW_QUERY in state.saved:
             scope[_RAW_QUERY] = state.saved[_RAW_QUERY]  # the app sees the real query
-        await self._run(state, trace.get_current_span(), scope, receive, send, scrub=False)
+        # The span processor recorded the span as it started (else: the current one).
+        span = state.span or trace.get_current_span()
+        await self._run(state, span, scope, receive, send, scrub=False)
 
     async def _run(
         self,
@@ -169,40 +227,51 @@ class ASGIMiddleware(TokenMiddleware[ASGIApp]):
         *,
         scrub: bool,
     ) -> None:
-        with failsafe("ASGI span tagging") as guard:
-            tagged_send = self._tagged_send(state, span, scope, send, scrub=scrub)
+        try:
             self.tag(state, span)
             if scrub:
                 scrub_span(span, self._params, self._headers)
             detach = self.attach_context(state)  # last: nothing can fail after it
-        if guard.failed:
+        except Exception as error:
+            internal_error("ASGI span tagging", error)
+            state.pending = False
             await self._inner(scope, receive, send)
             return
-        try:
-            await self._inner(scope, receive, tagged_send)
-        finally:
-            if detach is not None:
-                context.detach(detach)  # type: ignore[arg-type]
-            if scrub:
-                self._scrub_safely(span)
 
-    def _tagged_send(
-        self, state: RequestState, span: Span, scope: Scope, send: Send, *, scrub: bool
-    ) -> Send:
         async def tagged_send(message: Message) -> None:
             kind = message["type"]
             if kind == "http.response.start":
-                with failsafe("ASGI auth outcome"):
+                try:
                     write_outcome(state, int(message["status"]))
                     if not scrub:
                         name_after_route(span, scope)
+                except Exception as error:
+                    internal_error("ASGI auth outcome", error)
             elif scrub and kind == "http.response.body" and not message.get("more_body"):
                 # Response headers were recorded at start; scrub before the span ends.
                 self._scrub_safely(span)
             await send(message)
 
-        return tagged_send
+        try:
+            await self._inner(scope, receive, tagged_send)
+        finally:
+            if detach is not None:
+                context.detach(detach)  # type: ignore[arg-type]
+            if state.pending or scrub:
+                self._finish_safely(state, span, scrub=scrub)
+
+    def _finish_safely(self, state: RequestState, span: Span, *, scrub: bool) -> None:
+        """As the request leaves without a response start: its token attributes; and a
+        span tokentrace did not open loses what it recorded of the token."""
+        try:
+            flush(state)
+            if scrub:
+                scrub_span(span, self._params, self._headers)
+        except Exception as error:
+            internal_error("ASGI attribute scrubbing", error)
 
     def _scrub_safely(self, span: Span) -> None:
-        with failsafe("ASGI attribute scrubbing"):
+        try:
             scrub_span(span, self._params, self._headers)
+        except Exception as error:
+            internal_error("ASGI attribute scrubbing", error)

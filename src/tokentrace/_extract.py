@@ -61,14 +61,20 @@ def parse_authorization(value: str, source: str) -> Credential:
 
 
 def _parse_basic(encoded: str, source: str) -> Credential:
-    """Basic: the fingerprint covers the whole ``user:password``; the subject is the user."""
+    """Basic: the fingerprint covers the whole ``user:password``; the subject is the user.
+    An empty password (``key:``) is a credential too; an empty pair (``:``), no colon, or
+    bytes that do not decode are malformed."""
     try:
         decoded = base64.b64decode(encoded.encode("ascii"), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeError):
         return Credential(secret="", source=source, scheme="basic")
     user, sep, password = decoded.partition(":")
-    if not sep or not password:
+    if not sep or not (user or password):
         return Credential(secret="", source=source, scheme="basic", basic_user=user or None)
+    if not password:
+        # ``sk_live_...:``: an API key sent as the user name (Stripe's style). A real
+        # credential; the user *is* the secret, so it is no subject.
+        return Credential(secret=decoded, source=source, scheme="basic")
     return Credential(secret=decoded, source=source, scheme="basic", basic_user=user or None)
 
 

@@ -8,16 +8,17 @@ protocol.
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 from opentelemetry import baggage, context, trace
-from opentelemetry.trace import Span, SpanKind
+from opentelemetry.trace import INVALID_SPAN, Span, SpanKind
 
 from tokentrace import attributes as attr
 from tokentrace._analysis import NO_TOKEN, TokenAnalyzer
 from tokentrace._extract import HeaderLookup
-from tokentrace._failsafe import failsafe
+from tokentrace._failsafe import internal_error
 from tokentrace._fingerprint import Fingerprinter, default_fingerprinter
+from tokentrace._processor import baggage_token_id
 from tokentrace._redact import register
 from tokentrace._request import RequestState, current_request
 from tokentrace._settings import (
@@ -32,6 +33,12 @@ from tokentrace._settings import (
 from tokentrace._setup import install_processor
 
 App = TypeVar("App")
+
+# Contrib's arguments that make it record header values (its environment variables do too).
+HEADER_CAPTURE_ARGUMENTS: Final = (
+    "http_capture_headers_server_request",
+    "http_capture_headers_server_response",
+)
 
 
 def is_server_span(span: Span) -> bool:
@@ -82,7 +89,13 @@ class TokenMiddleware(Generic[App]):
             ),
             owner_resolver=owner_resolver,
         )
-        register(self.settings.redact_query_params, self.settings.sensitive_headers)
+        self._propagate = self.settings.propagate
+        self._accept_baggage = accept_baggage
+        register(
+            self.settings.redact_query_params,
+            self.settings.sensitive_headers,
+            captures_headers=any(otel_options.get(name) for name in HEADER_CAPTURE_ARGUMENTS),
+        )
         self.analyzer = TokenAnalyzer(self.settings, fingerprinter or default_fingerprinter())
         self._tracer_provider = tracer_provider
         self._processor_installed = install_processor(tracer_provider)
@@ -99,10 +112,12 @@ class TokenMiddleware(Generic[App]):
         traced but untagged."""
         if not self._processor_installed:  # the app may set OpenTelemetry up after us
             self._processor_installed = install_processor(self._tracer_provider)
-        token = NO_TOKEN
-        with failsafe("request analysis"):
+        try:
             token = self.analyzer.analyze(header, query_string)
-        return RequestState(token=token, accept_baggage=self.settings.accept_baggage)
+        except Exception as error:
+            internal_error("request analysis", error)
+            token = NO_TOKEN
+        return RequestState(token, self._accept_baggage)
 
     @staticmethod
     def claim_server_span(state: RequestState) -> Span:
@@ -111,6 +126,9 @@ class TokenMiddleware(Generic[App]):
         instrumentation already opened one for this request. A SERVER span claimed by an
         outer tokentrace request (an in-process call to another app) is not ours to tag."""
         existing = trace.get_current_span()
+        if existing is INVALID_SPAN:  # the usual case: nothing open yet
+            state.owns_server_span = True
+            return existing
         outer = current_request()
         state.owns_server_span = not is_server_span(existing) or (
             outer is not None and outer.span is existing
@@ -119,21 +137,24 @@ class TokenMiddleware(Generic[App]):
 
     @staticmethod
     def tag(state: RequestState, span: Span) -> None:
-        """Put the token attributes on the request span (unless the span processor did it
-        when the span started)."""
-        if state.span is not span:
-            state.span = span
-            values = state.token.span_attributes
-            if values and span.is_recording():
-                span.set_attributes(values)
+        """Make ``span`` the request span. Its token attributes are written with the
+        outcome, in one write, when the response starts (``write_outcome``), or by
+        ``flush`` if the request ends without one. A span tokentrace opened also takes a
+        caller's token id from baggage when the request has none of its own (if allowed)."""
+        state.span = span
+        state.pending = True
+        if state.token.token_id is None and state.accept_baggage and state.owns_server_span:
+            state.upstream_id = baggage_token_id(None)
 
     def attach_context(self, state: RequestState) -> object | None:
         """Make the request's token id the one downstream calls carry in baggage (or take
         an untrusted or unwanted one out). Returns the context token to detach, if any."""
         token_id = state.token.token_id
-        if token_id is not None and self.settings.propagate:
-            return context.attach(baggage.set_baggage(attr.BAGGAGE_TOKEN_ID, token_id))
-        if token_id is None and state.accept_baggage and self.settings.propagate:
+        if token_id is not None and self._propagate:
+            return context.attach(
+                baggage.set_baggage(attr.BAGGAGE_TOKEN_ID, token_id, context.get_current())
+            )
+        if token_id is None and state.accept_baggage and self._propagate:
             return None  # a downstream service passes its caller's id on
         current = context.get_current()
         if baggage.get_baggage(attr.BAGGAGE_TOKEN_ID, current) is None:

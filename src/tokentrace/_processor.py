@@ -23,19 +23,18 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Span, SpanProcessor
 from opentelemetry.trace import SpanKind
 
+from tokentrace import _redact
 from tokentrace import attributes as attr
-from tokentrace._failsafe import failsafe
+from tokentrace._failsafe import internal_error
 from tokentrace._redact import (
-    headers_may_be_captured,
+    URL_ATTRIBUTES,
     scrub_header_attributes,
     scrub_text,
     scrub_url_attributes,
-    sensitive_headers,
-    sensitive_query_params,
 )
 from tokentrace._request import current_request
 from tokentrace._span_internals import (
-    attribute_dict,
+    ending_view,
     rewrite_event_strings,
     rewrite_status_description,
 )
@@ -52,59 +51,50 @@ def baggage_token_id(context: Context | None) -> str | None:
 
 
 class TokenSpanProcessor(SpanProcessor):
-    """Copies the request's token id onto each new span; scrubs each span as it ends."""
+    """Copies the request's token id onto each new span; scrubs each span as it ends.
+
+    Both run for every span, so they are written flat: plain ``try`` blocks rather than
+    ``failsafe`` (whose three calls a block would cost), and the common case first."""
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        with failsafe("span processor"):  # never break span creation
-            self._tag(span, parent_context)
-
-    def _tag(self, span: Span, parent_context: Context | None) -> None:
-        state = current_request()
-        plain = attribute_dict(span)
-        if plain is not None and attr.TOKEN_ID in plain:
-            return  # the span names its token itself (record_lifecycle)
-        if (
-            state is not None
-            and state.owns_server_span
-            and state.span is None
-            and span.kind is SpanKind.SERVER
-        ):
-            # tokentrace's own request span: all token attributes in one write
-            state.span = span
-            if state.token.span_attributes:
-                span.set_attributes(state.token.span_attributes)
-            if state.token.token_id is None and state.accept_baggage:
-                upstream_id = baggage_token_id(parent_context)
-                if upstream_id is not None:  # a downstream service: the caller's token
-                    span.set_attribute(attr.TOKEN_ID, upstream_id)
-            return
-        if state is None:
-            token_id = baggage_token_id(parent_context)
-        elif state.token.token_id is not None:
-            token_id = state.token.token_id
-        else:
-            token_id = baggage_token_id(parent_context) if state.accept_baggage else None
-        if token_id is not None:
-            span.set_attribute(attr.TOKEN_ID, token_id)
+        try:  # never break span creation
+            state = current_request()
+            if state is None:
+                token_id = baggage_token_id(parent_context)
+            elif state.span is None and state.owns_server_span and span.kind is SpanKind.SERVER:
+                # tokentrace's own request span: the middleware writes all its token
+                # attributes, with the outcome, in one write when the response starts.
+                state.span = span
+                return
+            elif state.token.token_id is not None:
+                token_id = state.token.token_id
+            else:
+                token_id = baggage_token_id(parent_context) if state.accept_baggage else None
+            # (A span that names its own token, ``record_lifecycle``'s, writes it again
+            # once started: no check here, on every span.)
+            if token_id is not None:
+                span.set_attribute(attr.TOKEN_ID, token_id)
+        except Exception as error:
+            internal_error("span processor", error)
 
     def _on_ending(self, span: Span) -> None:
-        with failsafe("span scrubbing"):  # never break span ending
-            self._scrub(span)
-
-    def _scrub(self, span: Span) -> None:
-        plain = attribute_dict(span)
-        if plain is None:
-            return
-        changes = scrub_url_attributes(plain, sensitive_query_params())
-        if headers_may_be_captured():
-            changes.update(
-                scrub_header_attributes(plain, sensitive_query_params(), sensitive_headers())
-            )
-        if changes:
-            plain.update(changes)
-        state = current_request()
-        if state is None or not state.token.secret:
-            return
-        secrets = state.token.secrets()
-        rewrite_event_strings(span, lambda text: scrub_text(text, secrets))
-        rewrite_status_description(span, lambda text: scrub_text(text, secrets))
+        try:  # never break span ending
+            plain, text = ending_view(span)
+            if plain is None:
+                return
+            params, headers, headers_captured, hint = _redact.current_config
+            for key in URL_ATTRIBUTES:  # the usual span has none, or none with a token
+                value = plain.get(key)
+                if isinstance(value, str) and "=" in value and hint.search(value) is not None:
+                    plain.update(scrub_url_attributes(plain, params, hint))
+                    break
+            if headers_captured:
+                plain.update(scrub_header_attributes(plain, params, headers))
+            if text:
+                state = current_request()
+                if state is not None and state.token.secret:
+                    secrets = state.token.secrets()
+                    rewrite_event_strings(span, lambda text: scrub_text(text, secrets))
+                    rewrite_status_description(span, lambda text: scrub_text(text, secrets))
+        except Exception as error:
+            internal_error("span scrubbing", error)

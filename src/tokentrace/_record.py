@@ -120,6 +120,8 @@ def record_lifecycle(
     tracer = trace.get_tracer("tokentrace", __version__)
     with tracer.start_as_current_span(
         attr.LIFECYCLE_EVENT_NAME, kind=trace.SpanKind.INTERNAL, attributes=values
-    ):
-        pass
+    ) as span:
+        # The span processor stamps every new span with the current request's token id;
+        # this one names the token of the event (a rotation inside a request, say).
+        span.set_attribute(attr.TOKEN_ID, subject_id)
     return subject_id

@@ -54,14 +54,22 @@ def headers_captured_by_environment() -> bool:
 _headers_captured = headers_captured_by_environment()
 
 
-def register(params: Iterable[str], headers: Iterable[str]) -> None:
+def register(
+    params: Iterable[str], headers: Iterable[str], *, captures_headers: bool = False
+) -> None:
     """Add a middleware's sources; re-read whether any instrumentation captures headers
-    (the OTel instrumentations take that from these environment variables)."""
-    global _params, _headers, _headers_captured  # noqa: PLW0603 - copy-on-write, lock-free reads
+    (the OTel instrumentations take that from these environment variables, or from their
+    arguments: ``captures_headers`` says a middleware was configured to capture some)."""
+    global _params, _headers, _headers_captured, _captured_by_arguments, current_config  # noqa: PLW0603 - copy-on-write, lock-free reads
     with _lock:
         _params = _params | frozenset(params)
         _headers = _headers | frozenset(name.lower() for name in headers)
-        _headers_captured = headers_captured_by_environment()
+        _captured_by_arguments = _captured_by_arguments or captures_headers
+        _headers_captured = _captured_by_arguments or headers_captured_by_environment()
+        current_config = (_params, _headers, _headers_captured, redaction_hint(_params))
+
+
+_captured_by_arguments = False
 
 
 def headers_may_be_captured() -> bool:
@@ -77,6 +85,16 @@ def sensitive_headers() -> frozenset[str]:
     return _headers
 
 
+ScrubConfig = tuple[frozenset[str], frozenset[str], bool, re.Pattern[str]]
+
+
+def scrub_config() -> ScrubConfig:
+    """(query parameters, headers, whether headers may be captured, the parameters'
+    :func:`redaction_hint`): the span processor's view, which reads it as each span ends
+    (as the module attribute ``current_config``, without a call)."""
+    return current_config
+
+
 # --- URLs and headers ----------------------------------------------------------------------
 
 
@@ -84,12 +102,26 @@ def _param_key(pair: str) -> str:
     return unquote_plus(pair.partition("=")[0])
 
 
+_hint_patterns: dict[frozenset[str], re.Pattern[str]] = {}
+
+
+def redaction_hint(params: Collection[str]) -> re.Pattern[str]:
+    """A pattern found in every query that may hold one of ``params``: one of the names, or
+    an encoded character (``%``, ``+``) that could spell one. Compiled once per set."""
+    key = params if isinstance(params, frozenset) else frozenset(params)
+    pattern = _hint_patterns.get(key)
+    if pattern is None:
+        names = sorted((re.escape(name) for name in key if name), key=len, reverse=True)
+        pattern = re.compile("|".join(["%", r"\+", *names]))
+        if len(_hint_patterns) < 64:  # one per distinct set of sources: a handful
+            _hint_patterns[key] = pattern
+    return pattern
+
+
 def needs_redaction(query: str, params: Collection[str]) -> bool:
     """Whether ``query`` holds a value for one of ``params`` (cheap, no allocation-heavy parse)."""
-    if "=" not in query:
-        return False
-    if "%" not in query and "+" not in query and not any(param in query for param in params):
-        return False  # the common case, decided by substring search alone
+    if "=" not in query or redaction_hint(params).search(query) is None:
+        return False  # the common case, decided by one substring search
     return any(_param_key(pair) in params for pair in query.split("&"))
 
 
@@ -123,12 +155,19 @@ def redact_query_bytes(query: bytes, params: Collection[str]) -> bytes:
     return query if redacted is text else redacted.encode("latin-1")
 
 
-def scrub_url_attributes(attributes: Mapping[str, Any], params: Collection[str]) -> dict[str, Any]:
-    """Replacement values for URL attributes that carry a token; empty if none."""
+def scrub_url_attributes(
+    attributes: Mapping[str, Any],
+    params: Collection[str],
+    hint: re.Pattern[str] | None = None,
+) -> dict[str, Any]:
+    """Replacement values for URL attributes that carry a token; empty if none. ``hint``:
+    ``redaction_hint(params)``, when the caller has it at hand."""
     changes: dict[str, Any] = {}
+    if hint is None:
+        hint = redaction_hint(params)
     for key in URL_ATTRIBUTES:
         value = attributes.get(key)
-        if isinstance(value, str) and "=" in value:
+        if isinstance(value, str) and "=" in value and hint.search(value) is not None:
             if key == "url.query":
                 cleaned = redact_query(value, params)
             else:
@@ -182,6 +221,8 @@ def scrub_span(span: Span, params: Collection[str], headers: Collection[str]) ->
     if changes:
         span.set_attributes(changes)
 
+
+current_config: ScrubConfig = (_params, _headers, _headers_captured, redaction_hint(_params))
 
 # --- free text -----------------------------------------------------------------------------
 

@@ -9,7 +9,8 @@ request's SERVER span even when another span is current.
 from __future__ import annotations
 
 import time
-from contextvars import ContextVar
+from collections.abc import Callable
+from contextvars import ContextVar, Token
 from typing import Final
 
 from opentelemetry.trace import Span
@@ -23,8 +24,8 @@ from tokentrace.attributes import AuthOutcome
 class RequestState:
     """One request as tokentrace sees it (a plain slotted class: one per request)."""
 
-    __slots__ = ("accept_baggage", "outcome_written", "owns_server_span", "recorded", "saved",
-                 "span", "token")  # fmt: skip
+    __slots__ = ("accept_baggage", "outcome_written", "owns_server_span", "pending", "recorded",
+                 "saved", "span", "token", "upstream_id")  # fmt: skip
 
     def __init__(self, token: TokenInfo, accept_baggage: bool = True) -> None:
         self.token = token
@@ -33,23 +34,21 @@ class RequestState:
         self.span: Span | None = None
         self.recorded: AuthOutcome | None = None
         self.outcome_written = False
+        # The token attributes still to write on ``span`` (with the outcome, in one write,
+        # when the response starts; or as the request leaves, if it never starts one).
+        self.pending = False
+        self.upstream_id: str | None = None  # a caller's token id, from baggage
         self.saved: dict[str, object] = {}  # raw values hidden from the OTel layer
 
 
 _current: ContextVar[RequestState | None] = ContextVar("tokentrace_request", default=None)
 
-
-def current_request() -> RequestState | None:
-    """The request tokentrace is handling in this context, if any."""
-    return _current.get()
-
-
-def enter(state: RequestState) -> object:
-    return _current.set(state)
-
-
-def leave(reset_token: object) -> None:
-    _current.reset(reset_token)  # type: ignore[arg-type]
+# The context variable's own methods (C calls), not Python wrappers: they run several times
+# per request and per span.
+current_request: Final[Callable[[], RequestState | None]] = _current.get
+"""The request tokentrace is handling in this context, if any."""
+enter: Final[Callable[[RequestState], Token[RequestState | None]]] = _current.set
+leave: Final[Callable[[Token[RequestState | None]], None]] = _current.reset
 
 
 def infer_outcome(
@@ -96,10 +95,10 @@ def outcome_attributes(state: RequestState, status: int) -> dict[str, AttributeV
     token = state.token
     outcome = infer_outcome(
         status,
-        has_token=token.has_token,
+        has_token=token.token_id is not None,
         malformed=token.malformed,
         expires_at=token.expires_at,
-        now=time.time(),
+        now=time.time() if token.expires_at is not None else 0.0,
     )
     if outcome is None:
         return {}
@@ -107,9 +106,30 @@ def outcome_attributes(state: RequestState, status: int) -> dict[str, AttributeV
 
 
 def write_outcome(state: RequestState, status: int) -> None:
-    """Called once, when the response starts (before the OTel layer can end the span)."""
+    """Called once, when the response starts (before the OTel layer can end the span):
+    the token attributes still pending and the inferred outcome, in one write."""
     values = outcome_attributes(state, status)
     state.outcome_written = True
+    if state.pending:
+        values = pending_attributes(state) | values
     span = state.span
     if values and span is not None and span.is_recording():
         span.set_attributes(values)
+
+
+def pending_attributes(state: RequestState) -> dict[str, AttributeValue]:
+    """The token attributes not yet written to the request span (and now marked written)."""
+    state.pending = False
+    if state.upstream_id is not None:
+        return state.token.span_attributes | {attr.TOKEN_ID: state.upstream_id}
+    return state.token.span_attributes
+
+
+def flush(state: RequestState) -> None:
+    """Write the pending token attributes now: the request ends without a response start
+    (an exception, a disconnect), or its span would otherwise end first."""
+    if state.pending:
+        values = pending_attributes(state)
+        span = state.span
+        if values and span is not None and span.is_recording():
+            span.set_attributes(values)

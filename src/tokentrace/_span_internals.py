@@ -10,6 +10,7 @@ None / False and tokentrace falls back to the public API;
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,22 @@ def attribute_dict(span: object) -> dict[str, Any] | None:
     bounded = getattr(span, "_attributes", None)
     plain = getattr(bounded, "_dict", None)
     return plain if isinstance(plain, dict) else None
+
+
+def ending_view(span: object) -> tuple[dict[str, Any] | None, bool]:
+    """``(attribute_dict(span), whether it has events or a status description)`` in one
+    call, as each span ends: the text that could quote a token. The second is True when it
+    cannot be told (the rewrite then runs); it reads the SDK's deque of events and the
+    status's description field, no properties."""
+    bounded = getattr(span, "_attributes", None)
+    plain = getattr(bounded, "_dict", None)
+    events = getattr(getattr(span, "_events", None), "_dq", None)
+    status = getattr(span, "_status", None)
+    if not isinstance(events, deque) or not isinstance(status, Status):
+        text = True
+    else:
+        text = bool(events) or bool(getattr(status, "_description", True))
+    return (plain if isinstance(plain, dict) else None), text
 
 
 def rewrite_event_strings(span: ReadableSpan, clean: Callable[[str], str]) -> None:

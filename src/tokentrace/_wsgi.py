@@ -18,10 +18,17 @@ from opentelemetry import context, trace
 from opentelemetry.instrumentation.wsgi import OpenTelemetryMiddleware
 from opentelemetry.trace import Span
 
-from tokentrace._failsafe import failsafe
+from tokentrace._failsafe import failsafe, internal_error
 from tokentrace._middleware import TokenMiddleware
-from tokentrace._redact import redact_query, redact_url
-from tokentrace._request import RequestState, current_request, enter, leave, write_outcome
+from tokentrace._redact import redact_query, redact_url, redaction_hint
+from tokentrace._request import (
+    RequestState,
+    current_request,
+    enter,
+    flush,
+    leave,
+    write_outcome,
+)
 from tokentrace.attributes import REDACTED_HEADER
 
 Environ = dict[str, Any]
@@ -51,23 +58,30 @@ class WSGIMiddleware(TokenMiddleware[WSGIApp]):
         otel_options: dict[str, Any],
     ) -> None:
         self._params = self.settings.redact_query_params
+        self._hint = redaction_hint(self._params)
         self._headers = self.settings.sensitive_headers
         self._header_keys = tuple(_environ_key(name) for name in sorted(self._headers))
+        names = {source.name for source in self.settings.sources} | {"cookie"}
+        self._environ_keys = {name: _environ_key(name) for name in names}
         self.wsgi = app
         self._otel = OpenTelemetryMiddleware(
             self._instrumented, tracer_provider=tracer_provider, **otel_options
         )
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        state = self.begin(
-            lambda name: environ.get(_environ_key(name)), environ.get("QUERY_STRING", "")
-        )
-        with failsafe("WSGI request preparation") as guard:
+        keys = self._environ_keys
+
+        def header(name: str) -> str | None:
+            return environ.get(keys.get(name) or _environ_key(name))
+
+        state = self.begin(header, environ.get("QUERY_STRING", ""))
+        try:
             existing = self.claim_server_span(state)
             owned = state.owns_server_span
             if owned:
                 self._hide_raw_values(environ, state)
-        if guard.failed:
+        except Exception as error:
+            internal_error("WSGI request preparation", error)
             environ.update(state.saved)  # the app gets its environ as it came
             return self.wsgi(environ, start_response)
         reset = enter(state)
@@ -81,7 +95,7 @@ class WSGIMiddleware(TokenMiddleware[WSGIApp]):
     def _hide_raw_values(self, environ: Environ, state: RequestState) -> None:
         saved = state.saved
         query = environ.get("QUERY_STRING")
-        if query:
+        if query and self._hint.search(query) is not None:
             redacted = redact_query(query, self._params)
             if redacted != query:
                 saved["QUERY_STRING"] = query
@@ -92,9 +106,8 @@ class WSGIMiddleware(TokenMiddleware[WSGIApp]):
                         saved[key] = value
                         environ[key] = redact_url(value, self._params)
         for key in self._header_keys:
-            value = environ.get(key)
-            if value is not None:
-                saved[key] = value
+            if key in environ:
+                saved[key] = environ[key]
                 environ[key] = REDACTED_HEADER
 
     def _instrumented(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
@@ -102,8 +115,11 @@ class WSGIMiddleware(TokenMiddleware[WSGIApp]):
         state = current_request()
         if state is None:
             return self.wsgi(environ, start_response)
-        environ.update(state.saved)  # the app sees the real request
-        return self._run(state, trace.get_current_span(), environ, start_response)
+        if state.saved:
+            environ.update(state.saved)  # the app sees the real request
+        # The span processor recorded the span as it started (else: the current one).
+        span = state.span or trace.get_current_span()
+        return self._run(state, span, environ, start_response)
 
     def _run(
         self,
@@ -115,33 +131,42 @@ class WSGIMiddleware(TokenMiddleware[WSGIApp]):
         # A span opened by an outer WSGI instrumentation needs no scrubbing here: WSGI
         # instrumentations capture headers only as the environment asks, and the span
         # processor scrubs URLs and such headers on every span as it ends.
-        with failsafe("WSGI span tagging") as guard:
-            tagged_start_response = self._tagged_start_response(state, start_response)
+        try:
             self.tag(state, span)
             detach = self.attach_context(state)  # last: nothing can fail after it
-        if guard.failed:
+        except Exception as error:
+            internal_error("WSGI span tagging", error)
+            state.pending = False
             return self.wsgi(environ, start_response)
+
+        def tagged_start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
+        ) -> Callable[[bytes], object]:
+            try:
+                write_outcome(state, int(status[:3]))
+            except Exception as error:
+                internal_error("WSGI auth outcome", error)
+            if exc_info is None:
+                return start_response(status, headers)
+            return start_response(status, headers, exc_info)
+
         try:
             body = self.wsgi(environ, tagged_start_response)
         finally:
             if detach is not None:
                 context.detach(detach)  # type: ignore[arg-type]
+            if state.pending:  # no response started (yet): the span must not end untagged
+                self._flush_safely(state)
         if isinstance(body, list | tuple):
             return body  # already complete: nothing runs while it is sent
         return StreamingBody(body, state, self)
 
     @staticmethod
-    def _tagged_start_response(state: RequestState, start_response: StartResponse) -> StartResponse:
-        def tagged_start_response(
-            status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
-        ) -> Callable[[bytes], object]:
-            with failsafe("WSGI auth outcome"):
-                write_outcome(state, int(status.split(" ", 1)[0]))
-            if exc_info is None:
-                return start_response(status, headers)
-            return start_response(status, headers, exc_info)
-
-        return tagged_start_response
+    def _flush_safely(state: RequestState) -> None:
+        try:
+            flush(state)
+        except Exception as error:
+            internal_error("WSGI span tagging", error)
 
 
 class StreamingBody:
