@@ -14,14 +14,17 @@ from collections.abc import Iterator
 import pytest
 from opentelemetry.instrumentation._semconv import _OpenTelemetrySemanticConventionStability
 
+from tests.library.server_spans import OPEN_SERVER_SPANS, track_server_spans
 from tokentrace.testing import SpanRecorder
 
 _RECORDER = SpanRecorder.install()
+track_server_spans(_RECORDER.provider)  # after the recorder: wait_for_server_spans' signal
 
 
 @pytest.fixture
 def recorder() -> Iterator[SpanRecorder]:
     _RECORDER.clear()
+    OPEN_SERVER_SPANS.clear()  # a span a failed test left open must not stall the next
     yield _RECORDER
     _RECORDER.clear()
 

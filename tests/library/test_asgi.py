@@ -52,6 +52,11 @@ def build_fastapi() -> FastAPI:
     async def ws(websocket: WebSocket) -> None:
         await websocket.accept()
         await websocket.send_text("hello")
+        # What the app was given: the query string and the credential header, as sent.
+        await websocket.send_text(websocket.scope["query_string"].decode("latin-1"))
+        await websocket.send_text(websocket.headers.get("authorization", "(none)"))
+        await websocket.send_text(await websocket.receive_text())  # echo
+        await websocket.send_bytes(await websocket.receive_bytes())
         await websocket.close()
 
     return app
@@ -128,11 +133,22 @@ def test_inferred_outcomes(recorder: SpanRecorder, fastapi_add_middleware: str) 
 def test_websocket_passes_through_untouched(
     recorder: SpanRecorder, fastapi_add_middleware: str
 ) -> None:
+    """A websocket that presents tokens (query string and header) reaches the app as sent,
+    and its messages pass through unchanged both ways."""
     from websockets.sync.client import connect
 
-    with connect(fastapi_add_middleware.replace("http", "ws") + "/ws") as socket:
+    query = f"api_key={QUERY_KEY}&x=1"
+    url = fastapi_add_middleware.replace("http", "ws") + f"/ws?{query}"
+    binary = b"\x00\xffbinary " + BEARER.encode()
+    with connect(url, additional_headers={"Authorization": f"Bearer {BEARER}"}) as socket:
         assert socket.recv() == "hello"
-    assert [s for s in recorder.spans() if s.attributes and attr.TOKEN_SOURCE in s.attributes] == []
+        assert socket.recv() == query
+        assert socket.recv() == f"Bearer {BEARER}"
+        socket.send(f"echo {QUERY_KEY} ?api_key={BEARER}")
+        assert socket.recv() == f"echo {QUERY_KEY} ?api_key={BEARER}"
+        socket.send(binary)
+        assert socket.recv() == binary
+    recorder.assert_no_raw_token(QUERY_KEY, BEARER)
 
 
 def test_fastapi_wrapped_from_outside_one_server_span(recorder: SpanRecorder) -> None:

@@ -9,17 +9,20 @@ import base64
 import logging
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import flask
 import httpx
 import pytest
 from fastapi import FastAPI, Header, Request, WebSocket
+from google.protobuf.json_format import MessageToDict
 from opentelemetry import trace
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.flask import FlaskInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.trace import SpanKind
 from starlette.responses import PlainTextResponse
 
@@ -40,6 +43,37 @@ def capture_all_headers(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.setenv(
                 f"OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_{side}_{direction}", ".*"
             )
+
+
+@dataclass(frozen=True)
+class ExportedStrings:
+    spans: list[str]  # the names of the exported spans
+    values: list[str]  # every string in them, decoded: names, attribute values, events
+
+
+def exported_strings(otlp: bytes) -> ExportedStrings:
+    """Decode exported OTLP bytes and collect every string they hold."""
+    request = ExportTraceServiceRequest.FromString(otlp)
+    names = [
+        span.name
+        for resource_spans in request.resource_spans
+        for scope_spans in resource_spans.scope_spans
+        for span in scope_spans.spans
+    ]
+    values: list[str] = []
+
+    def collect(node: object) -> None:
+        if isinstance(node, str):
+            values.append(node)
+        elif isinstance(node, dict):
+            for item in node.values():
+                collect(item)
+        elif isinstance(node, list):
+            for item in node:
+                collect(item)
+
+    collect(MessageToDict(request))
+    return ExportedStrings(names, values)
 
 
 def secret_forms(secret: str) -> list[str]:
@@ -97,7 +131,17 @@ def test_websocket_span_of_another_instrumentation_is_scrubbed(recorder: SpanRec
             ws_url = url.replace("http", "ws") + f"/ws?token={SECRET}"
             with connect(ws_url, additional_headers={"Authorization": f"Bearer {SECRET}"}) as conn:
                 assert conn.recv() == "hi"
-        wait_for_server_spans(recorder, 1)
+        [server] = wait_for_server_spans(recorder, 1)
+        assert server.attributes is not None
+        assert server.attributes["http.route"] == "/ws"
+        # The spans as exported, decoded: the connection's SERVER span and its message spans,
+        # with the URL and the captured Authorization header there, both sanitized.
+        exported = exported_strings(recorder.otlp_bytes())
+        assert len(exported.spans) >= 2, exported.spans
+        assert any(value.endswith("/ws?token=REDACTED") for value in exported.values)
+        assert "[REDACTED]" in exported.values
+        leaks = [v for v in exported.values for form in secret_forms(SECRET) if form in v]
+        assert leaks == []
         recorder.assert_no_raw_token(*secret_forms(SECRET))
     finally:
         FastAPIInstrumentor.uninstrument_app(app)
@@ -329,21 +373,32 @@ def test_environment_is_the_fallback_and_arguments_win(
         tokentrace.ASGIMiddleware(ok)
 
 
-def test_propagation_off_also_stops_forwarding_an_upstream_id() -> None:
+def test_propagation_off_also_stops_forwarding_an_upstream_id(recorder: SpanRecorder) -> None:
     tagger_app = tokentrace.ASGIMiddleware(lambda s, r, se: asyncio.sleep(0), propagate=False)
     from opentelemetry import baggage, context
 
     from tokentrace._analysis import NO_TOKEN
     from tokentrace._request import RequestState
 
-    token = context.attach(baggage.set_baggage(attr.BAGGAGE_TOKEN_ID, "a" * 32))
-    try:
-        detach = tagger_app.attach_context(RequestState(NO_TOKEN))
-        assert baggage.get_baggage(attr.BAGGAGE_TOKEN_ID) is None
-        context.detach(detach)  # type: ignore[arg-type]
-    finally:
-        context.detach(token)
-    assert trace.get_current_span() is not None
+    upstream = "a" * 32
+    tracer = trace.get_tracer("test")
+    with tracer.start_as_current_span("request", kind=SpanKind.SERVER) as request_span:
+        token = context.attach(baggage.set_baggage(attr.BAGGAGE_TOKEN_ID, upstream))
+        try:
+            detach = tagger_app.attach_context(RequestState(NO_TOKEN))
+            assert detach is not None
+            assert baggage.get_baggage(attr.BAGGAGE_TOKEN_ID) is None
+            # Only the baggage entry is gone: the request's span is still the current one.
+            assert trace.get_current_span() is request_span
+            assert request_span.is_recording()
+            context.detach(detach)  # type: ignore[arg-type]
+            assert baggage.get_baggage(attr.BAGGAGE_TOKEN_ID) == upstream
+        finally:
+            context.detach(token)
+        assert trace.get_current_span() is request_span
+    [ended] = recorder.server_spans()
+    assert ended.name == "request"
+    assert ended.context.span_id == request_span.get_span_context().span_id
 
 
 def test_access_log_through_uvicorns_own_formatter(caplog: pytest.LogCaptureFixture) -> None:

@@ -3,10 +3,15 @@
 Each service exports its spans with ``tokentrace.configure`` (OTLP/HTTP to
 ``OTEL_EXPORTER_OTLP_ENDPOINT``) and, on SIGTERM or SIGINT, stops serving and flushes the
 spans it still holds before it exits, so a test that stops it loses nothing.
+
+Their access logs are on, through ``tokentrace.redact_access_logs()``: a request line such
+as ``GET /api/orders?api_key=<raw>`` is logged as ``api_key=REDACTED``, and the tests search
+the services' logs for raw tokens.
 """
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 from types import FrameType
@@ -39,15 +44,29 @@ def flush_spans() -> None:
 
 
 def serve_asgi(app: ASGIApp, *, host: str, port: int) -> None:
-    """Serve an ASGI app with uvicorn until SIGINT/SIGTERM, then flush spans."""
+    """Serve an ASGI app with uvicorn until SIGINT/SIGTERM, then flush spans.
+
+    uvicorn's own messages are logged from WARNING up; its access log (request lines, at
+    INFO) is on, with token-bearing query parameters redacted.
+    """
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=True)
+    # After the Config: it configures uvicorn's loggers (the filter survives that anyway).
+    logging.getLogger("uvicorn.access").setLevel(logging.INFO)
+    tokentrace.redact_access_logs()
+    server = uvicorn.Server(config)
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+        server.run()
+    except KeyboardInterrupt:
+        pass
     finally:
         flush_spans()
+    if not server.started:
+        sys.exit(3)  # uvicorn's exit code for a failed start-up
 
 
 def serve_wsgi(app: WSGIApplication, *, host: str, port: int) -> None:
     """Serve a WSGI app with werkzeug's threaded server until SIGINT/SIGTERM, then flush."""
+    tokentrace.redact_access_logs()  # werkzeug logs each request line at INFO
     server = make_server(host, port, app, threaded=True)
 
     def stop(signum: int, frame: FrameType | None) -> None:

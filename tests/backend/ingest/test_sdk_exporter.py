@@ -6,8 +6,11 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable
+from typing import Any, cast
 
+import httpx
 import pytest
+from fastapi import FastAPI, Request
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
@@ -15,8 +18,11 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+import tokentrace
 from tests.backend.ingest.decoders import require_native_decoder
 from tests.backend.ingest.serve_process import ServeProcess
+from tests.leak_search import stored_secrets
+from tests.loopback import serve_asgi
 from tokentrace.attributes import (
     AUTH_OUTCOME,
     AUTH_OUTCOME_SOURCE,
@@ -27,7 +33,6 @@ from tokentrace.attributes import (
     TOKEN_OWNER,
     TOKEN_SCOPES,
 )
-from tokentrace_backend.storage.database import stored_files
 
 TOKEN_FINGERPRINT = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 RAW_TOKENS = ("sk_live_SECRET_raw_token_4242", "eyJhbGciOiJIUzI1NiJ9.raw.jwt-secret")
@@ -127,27 +132,103 @@ def test_sdk_exporter_spans_land_in_promoted_columns(
     assert event["attributes"]["exception.type"] == "RuntimeError"
 
 
-def test_no_raw_token_reaches_the_database_file(start_server: Callable[..., ServeProcess]) -> None:
-    """Spans carry fingerprints only; nothing the backend writes may hold a raw token."""
-    server = start_server()
+@pytest.fixture
+def capture_all_headers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ask the OTel HTTP instrumentations to record every header (their opt-in)."""
+    for direction in ("REQUEST", "RESPONSE"):
+        monkeypatch.setenv(f"OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_{direction}", ".*")
+
+
+def _instrumented_app(provider: TracerProvider) -> FastAPI:
+    """An app with tokentrace whose spans would carry its raw tokens if nothing scrubbed
+    them: the URL query, the captured headers, and an exception message quoting the token."""
+    app = FastAPI()
+    known: dict[str, str] = {}
+
+    @app.get("/lookup")
+    def lookup(request: Request) -> str:
+        token = (
+            request.query_params.get("api_key")
+            or request.headers.get("x-api-key")
+            or request.headers.get("authorization", "").removeprefix("Bearer ")
+        )
+        return known[token]  # KeyError('<the raw token>'): recorded as an exception event
+
+    app.add_middleware(
+        cast("Any", tokentrace.ASGIMiddleware),
+        tracer_provider=provider,
+        fingerprinter=tokentrace.Fingerprinter(HASH_KEY, "k-ingest"),
+        exclude_spans=["receive", "send"],
+    )
+    return app
+
+
+@pytest.mark.usefixtures("capture_all_headers")
+@pytest.mark.parametrize("decoder", ["native", "python"])
+def test_no_raw_token_reaches_the_database_file(
+    start_server: Callable[..., ServeProcess], decoder: str
+) -> None:
+    """Raw tokens where an app leaks them (URL query, captured headers, exception
+    messages), exported by the SDK's OTLP exporter: the backend stores none of them.
+
+    From an app with tokentrace, the library scrubs them before export; from an app
+    without it, the backend redacts the captured credential headers at ingest
+    (docs/backend.md). The decoded rows of every table are searched, not only the bytes.
+    """
+    if decoder == "native":
+        require_native_decoder()
+    server = start_server({"TOKENTRACE_DECODER": decoder})
     provider = _provider(server, Compression.NoCompression)
-    tracer = provider.get_tracer("test")
-    for index in range(50):
-        raw = RAW_TOKENS[index % len(RAW_TOKENS)]
-        with tracer.start_as_current_span(
-            f"GET /items/{index}",
-            kind=SpanKind.SERVER,
-            attributes={TOKEN_ID: fingerprint(raw), AUTH_OUTCOME: "success"},
-        ):
-            pass
+    query_key, header_key, bearer = RAW_TOKENS[0], "xk_live_header_6d1f0b", RAW_TOKENS[1]
+    cookie, referer_token = "ck_session_b7e2a9", "rt_referer_51c3d8"
+    with serve_asgi(_instrumented_app(provider)) as url:
+        # One connection each: uvicorn closes a connection whose request raised.
+        responses = [
+            httpx.get(f"{url}/lookup", params={"api_key": query_key}),
+            httpx.get(f"{url}/lookup", headers={"X-API-Key": header_key}),
+            httpx.get(
+                f"{url}/lookup",
+                headers={
+                    "Authorization": f"Bearer {bearer}",
+                    "Cookie": f"session={cookie}",
+                    "Referer": f"https://app.test/back?access_token={referer_token}",
+                },
+            ),
+        ]
+    assert [response.status_code for response in responses] == [500, 500, 500]
+
     provider.shutdown()
+
+    # An app without tokentrace (its own provider: no tokentrace span processor), whose
+    # instrumentation captured credential headers.
+    uninstrumented = ("dk_plain_auth_93a1", "dk_plain_key_2f7c", "dk_plain_cookie_c04e")
+    plain_provider = _provider(server, Compression.NoCompression)
+    tracer = plain_provider.get_tracer("no-tokentrace")
+    with tracer.start_as_current_span(
+        "GET /plain",
+        kind=SpanKind.SERVER,
+        attributes={
+            "http.request.header.authorization": [f"Bearer {uninstrumented[0]}"],
+            "http.request.header.x_api_key": uninstrumented[1],
+            "http.response.header.set-cookie": [f"sid={uninstrumented[2]}; HttpOnly"],
+        },
+    ):
+        pass
+    plain_provider.shutdown()
     assert server.stop() == 0
-    counts = server.query("SELECT token_id, count(*) FROM spans GROUP BY ALL ORDER BY 1")
-    assert counts == sorted((fingerprint(raw), 25) for raw in RAW_TOKENS)
-    # Every file the server wrote: the DuckDB file and its log, the journal, the server log.
-    stored = b"".join(path.read_bytes() for path in stored_files(server.db_path))
-    stored += server.log().encode()
-    assert len(stored) > 0
-    for raw in RAW_TOKENS:
-        assert raw.encode() not in stored
+
+    # One SERVER span per request, tagged with the id of its token; the plain app's untagged.
+    counts = server.query("SELECT token_id, count(*) FROM spans WHERE kind = 2 GROUP BY ALL")
+    assert set(counts) == {
+        *((fingerprint(raw), 1) for raw in (query_key, header_key, bearer)),
+        (None, 1),
+    }
+    # The exception events were exported (their messages were scrubbed, not dropped).
+    assert server.query("SELECT count(*) FROM spans WHERE events LIKE '%KeyError%'") == [(3,)]
+    raw_tokens = [query_key, header_key, bearer, cookie, referer_token, *uninstrumented]
+    assert stored_secrets(server.db_path, raw_tokens) == []
+    for raw in raw_tokens:
         assert raw not in server.log()
+    # (The search reaches where a leak would be: the redacted values are found.)
+    redacted = {where for where, _ in stored_secrets(server.db_path, ["REDACTED"])}
+    assert {"spans.attributes", "spans.events"} <= redacted
