@@ -46,6 +46,7 @@ from tokentrace_backend.ingest import (
     choose_decoder,
     create_otlp_app,
 )
+from tokentrace_backend.ingest.counters import IngestCounters
 from tokentrace_backend.retention import Retention, RetentionRun
 from tokentrace_backend.settings import AuditSettings, ServeSettings
 from tokentrace_backend.storage import Database
@@ -95,7 +96,8 @@ async def serve(settings: ServeSettings, out: TextIO = sys.stdout) -> None:
     try:
         dispatcher.start()
         decoders.start()
-        otlp_app = create_otlp_app(writer, settings.ingest, decoders)
+        counters = IngestCounters()
+        otlp_app = create_otlp_app(writer, settings.ingest, decoders, counters)
         api_app = create_api_app(
             database,
             api_key=settings.api.api_key or "",
@@ -106,6 +108,7 @@ async def serve(settings: ServeSettings, out: TextIO = sys.stdout) -> None:
             detection=Detection(countries=countries),
             followers=[_retention(database, settings)],
             audit=auditor,
+            dropped_requests=counters,
         )
         servers = [
             _QuietSignalsServer(_config(otlp_app, settings.host, settings.otlp_port, "off")),

@@ -35,7 +35,21 @@ TOKENTRACE_MAX_BODY_BYTES: Final = "TOKENTRACE_MAX_BODY_BYTES"
 TOKENTRACE_QUEUE_SPANS: Final = "TOKENTRACE_QUEUE_SPANS"
 """Spans that may wait for the writer (default 200,000); a full queue answers 503."""
 TOKENTRACE_MAX_INFLIGHT_REQUESTS: Final = "TOKENTRACE_MAX_INFLIGHT_REQUESTS"
-"""Export requests decoded at once (default 16); more answer 503, bounding memory."""
+"""Export requests whose body has been read and that are being decoded or wait for the
+writer (default 16); more answer 503, bounding memory. A request still receiving its body
+does not count: a slow or stalled client holds no slot of the well-behaved ones."""
+TOKENTRACE_MAX_BUFFERED_BYTES: Final = "TOKENTRACE_MAX_BUFFERED_BYTES"
+"""Body bytes that requests may hold at once while they are read and decoded (default
+256 MiB, 16 bodies of the largest size); a chunk that would exceed it answers 503."""
+TOKENTRACE_MAX_REQUESTS_PER_CLIENT: Final = "TOKENTRACE_MAX_REQUESTS_PER_CLIENT"
+"""Export requests one client address may have open at once, reading included (default
+32); more answer 503 with Retry-After."""
+TOKENTRACE_BODY_TIMEOUT_MS: Final = "TOKENTRACE_BODY_TIMEOUT_MS"
+"""How long a request's whole body may take to arrive (default 30,000, the collector's
+own export timeout); a slower one is dropped with 408 and counted in ``/metrics``."""
+TOKENTRACE_ALLOW_UNAUTHENTICATED_INGEST: Final = "TOKENTRACE_ALLOW_UNAUTHENTICATED_INGEST"
+"""``true`` lets ``serve`` take OTLP on a non-loopback address without
+``TOKENTRACE_INGEST_KEY`` (like ``--allow-unauthenticated``, which allows both ports)."""
 TOKENTRACE_WRITER_BATCH_SPANS: Final = "TOKENTRACE_WRITER_BATCH_SPANS"
 """Most spans the writer commits in one transaction (default 20,000)."""
 TOKENTRACE_WRITER_LINGER_MS: Final = "TOKENTRACE_WRITER_LINGER_MS"
@@ -158,6 +172,9 @@ class IngestSettings:
     max_body_bytes: int = 16 * MIB
     queue_spans: int = 200_000
     max_inflight_requests: int = 16
+    max_buffered_bytes: int = 256 * MIB
+    max_requests_per_client: int = 32
+    body_timeout_seconds: float = 30.0
     writer_batch_spans: int = 20_000
     writer_linger_seconds: float | None = None  # None: the writer's default (see above)
     journal: bool = True
@@ -175,6 +192,9 @@ class IngestSettings:
             max_body_bytes=_positive_int(env, TOKENTRACE_MAX_BODY_BYTES, 16 * MIB),
             queue_spans=_positive_int(env, TOKENTRACE_QUEUE_SPANS, 200_000),
             max_inflight_requests=_positive_int(env, TOKENTRACE_MAX_INFLIGHT_REQUESTS, 16),
+            max_buffered_bytes=_positive_int(env, TOKENTRACE_MAX_BUFFERED_BYTES, 256 * MIB),
+            max_requests_per_client=_positive_int(env, TOKENTRACE_MAX_REQUESTS_PER_CLIENT, 32),
+            body_timeout_seconds=_positive_int(env, TOKENTRACE_BODY_TIMEOUT_MS, 30_000) / 1000,
             writer_batch_spans=_positive_int(env, TOKENTRACE_WRITER_BATCH_SPANS, 20_000),
             writer_linger_seconds=_optional_milliseconds(env, TOKENTRACE_WRITER_LINGER_MS),
             journal=_flag(env, TOKENTRACE_INGEST_JOURNAL, default=True),
@@ -379,13 +399,30 @@ class ServeSettings:
         """Validated settings from the command line's values and the environment.
 
         Serving the API on a non-loopback address without ``TOKENTRACE_API_KEY`` is refused
-        unless ``allow_unauthenticated``.
+        unless ``allow_unauthenticated``; so is taking OTLP there without
+        ``TOKENTRACE_INGEST_KEY``, unless ``allow_unauthenticated`` or
+        ``TOKENTRACE_ALLOW_UNAUTHENTICATED_INGEST`` (the API may have a key while ingest,
+        say behind a collector on a private network, deliberately has none).
         """
+        env = os.environ if environ is None else environ
         api = ApiSettings.resolve(environ=environ)
         if not is_loopback(host) and api.api_key is None and not allow_unauthenticated:
             raise SettingsError(
                 f"refusing to serve the API on non-loopback address {host} without "
                 f"{TOKENTRACE_API_KEY}: set it, or pass --allow-unauthenticated"
+            )
+        ingest = _ingest_settings(environ, client_ip)
+        if (
+            not is_loopback(host)
+            and ingest.ingest_key is None
+            and not allow_unauthenticated
+            and not _flag(env, TOKENTRACE_ALLOW_UNAUTHENTICATED_INGEST, default=False)
+        ):
+            raise SettingsError(
+                f"refusing to take OTLP on non-loopback address {host} without "
+                f"{TOKENTRACE_INGEST_KEY} (anyone could write spans): set it, or set "
+                f"{TOKENTRACE_ALLOW_UNAUTHENTICATED_INGEST}=true, or pass "
+                "--allow-unauthenticated"
             )
         for flag, port in (("--port", api_port), ("--otlp-port", otlp_port)):
             if not 0 <= port <= 65535:
@@ -409,7 +446,7 @@ class ServeSettings:
             api_port=api_port,
             otlp_port=otlp_port,
             api=api,
-            ingest=_ingest_settings(environ, client_ip),
+            ingest=ingest,
             alerts=AlertSettings.resolve(alerts_path, environ),
             geoip_db=_geoip_db(os.environ if environ is None else environ),
             retention=RetentionSettings.resolve(retention, rollup_retention, environ),

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from .delivery_log import alerts_overview
 from .dispatcher import AlertDispatcher
-from .metrics import METRICS_CONTENT_TYPE, BackendMetrics, SpanCounter
+from .metrics import METRICS_CONTENT_TYPE, BackendMetrics, DropCounter, SpanCounter
 from .results import AlertsOverview
 from .rules import AlertRule, load_rules, parse_rules
 from .webhook import DeliveryPolicy
@@ -28,6 +28,7 @@ __all__ = [
     "AlertsOverview",
     "BackendMetrics",
     "DeliveryPolicy",
+    "DropCounter",
     "SpanCounter",
     "alerts_overview",
     "load_rules",

@@ -6,6 +6,9 @@ counter, so there is nothing to keep in step:
 
 - ``tokentrace_findings{kind,severity,state}`` (gauge): findings now;
 - ``tokentrace_spans_ingested_total`` (counter): spans the writer committed since the start;
+- ``tokentrace_ingest_requests_dropped_total{reason}`` (counter): export requests the
+  receiver dropped before their spans reached the writer (``body_timeout``,
+  ``client_disconnected``, ``client_limit``, ``buffer_full``; ingest/counters.py);
 - ``tokentrace_derived_batches_behind``, ``tokentrace_derived_spans_behind`` (gauges):
   what the derived per-token tables have not taken yet;
 - ``tokentrace_derived_seconds_since_refresh`` (gauge): since their refresh last ran;
@@ -15,7 +18,7 @@ counter, so there is nothing to keep in step:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Protocol
 
 import duckdb
@@ -40,6 +43,15 @@ class SpanCounter(Protocol):
         ...
 
 
+class DropCounter(Protocol):
+    """What the metrics need of the OTLP receiver (``ingest.IngestCounters`` provides it)."""
+
+    @property
+    def requests_dropped(self) -> Mapping[str, int]:
+        """Export requests dropped since the process started, by reason."""
+        ...
+
+
 class BackendMetrics(Collector):
     """The collector behind ``/metrics``; :meth:`render` answers a scrape.
 
@@ -55,9 +67,11 @@ class BackendMetrics(Collector):
         spans: SpanCounter | None = None,
         rules: Sequence[AlertRule] = (),
         clock: Callable[[], float] = time.monotonic,
+        dropped: DropCounter | None = None,
     ) -> None:
         self._database = database
         self._spans = spans
+        self._dropped = dropped
         self._rules = tuple(rules)
         self._clock = clock
         self._last_refresh = clock()
@@ -84,6 +98,15 @@ class BackendMetrics(Collector):
         )
         spans.add_metric([], 0 if self._spans is None else self._spans.spans_written)
         yield spans
+        dropped = CounterMetricFamily(
+            "tokentrace_ingest_requests_dropped",
+            "Export requests the OTLP receiver dropped before their spans reached the "
+            "writer, by reason.",
+            labels=["reason"],
+        )
+        for reason, count in (self._dropped.requests_dropped if self._dropped else {}).items():
+            dropped.add_metric([reason], count)
+        yield dropped
         yield GaugeMetricFamily(
             "tokentrace_alert_rules", "Alert rules configured.", value=len(self._rules)
         )

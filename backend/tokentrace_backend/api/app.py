@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 import duckdb
 from fastapi import APIRouter, Depends, FastAPI
 
-from tokentrace_backend.alerts import AlertRule, BackendMetrics, SpanCounter
+from tokentrace_backend.alerts import AlertRule, BackendMetrics, DropCounter, SpanCounter
 from tokentrace_backend.audit import AuditFollower
 from tokentrace_backend.dashboard import install_dashboard
 from tokentrace_backend.derived import (
@@ -37,7 +37,7 @@ from . import (
     traces_router,
 )
 from .change_feed import ChangeFeed
-from .dependencies import require_api_key
+from .dependencies import KeyFirst, require_api_key
 from .errors import install_error_handlers
 
 
@@ -54,13 +54,16 @@ def create_api_app(
     clock: Callable[[], int] = time.time_ns,
     followers: Sequence[Callable[[duckdb.DuckDBPyConnection], object]] = (),
     audit: AuditFollower | None = None,
+    dropped_requests: DropCounter | None = None,
 ) -> FastAPI:
-    """The FastAPI app serving ``/api/*`` (and ``/openapi.json``, always open) and the
-    dashboard at ``/`` (``dashboard``).
+    """The FastAPI app serving ``/api/*`` and the dashboard at ``/`` (``dashboard``).
 
     ``api_key`` and ``jaeger_url`` fall back to ``TOKENTRACE_API_KEY`` and
     ``TOKENTRACE_JAEGER_URL``. With a key, every ``/api`` request needs
-    ``Authorization: Bearer <key>`` or a dashboard session (``POST /api/session``, open).
+    ``Authorization: Bearer <key>`` or a dashboard session (``POST /api/session``, open),
+    and so do ``/metrics``, ``/openapi.json``, ``/docs`` and ``/redoc``; an unknown ``/api``
+    path answers 401 too (``dependencies.KeyFirst``).
+    The dashboard's page and assets stay open: they are static.
     ``/api/events`` streams what changed to the dashboard (``change_feed``); the server
     ends those streams with ``app.state.change_feed.close()`` before it stops.
 
@@ -76,7 +79,8 @@ def create_api_app(
 
     ``/api/alerts`` shows ``alert_rules`` (the dispatcher runs beside the app, in
     ``server.py``) and their deliveries; ``/metrics`` counts the spans of ``span_counter``
-    (the writer) among the rest (``alerts.metrics``).
+    (the writer) and the export requests ingest dropped (``dropped_requests``) among the
+    rest (``alerts.metrics``).
 
     ``followers`` run after the detectors and the audit follower, in the stages' thread
     beside the refresh (the retention job, ``server.py``; ``derived.background``).
@@ -91,7 +95,9 @@ def create_api_app(
     """
     derived = derived_tables_of(database)
     detector = detection or Detection()
-    metrics = BackendMetrics(database, spans=span_counter, rules=alert_rules)
+    metrics = BackendMetrics(
+        database, spans=span_counter, rules=alert_rules, dropped=dropped_requests
+    )
     auditor = audit or AuditFollower()
     feed = ChangeFeed()
 
@@ -146,4 +152,5 @@ def create_api_app(
     install_dashboard(app)
     app.include_router(metrics_router.router)
     install_error_handlers(app)
+    app.add_middleware(KeyFirst)  # 401 before routing: no 404/405 tells the routes
     return app

@@ -2,26 +2,58 @@
 clock and the derived tables.
 
 ``/api`` is protected by ``Authorization: Bearer <key>`` when a key is configured,
-compared in constant time, or by a dashboard session cookie (``sessions``).
+compared in constant time, or by a dashboard session cookie (``sessions``). The check runs
+twice: as the routers' dependency, and before routing (:class:`KeyFirst`), so that an
+unknown ``/api`` path or a wrong method answers 401, not 404/405, to a caller without the
+key: it learns nothing about the routes.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from typing import Annotated
+from typing import Annotated, Final
 
 import duckdb
 from fastapi import Depends, Request
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tokentrace_backend.derived import DerivedTables
 from tokentrace_backend.settings import ApiSettings
 from tokentrace_backend.storage.database import ReadableDatabase
 
-from .errors import Unauthorized
+from .errors import Unauthorized, api_error_response
 from .sessions import authenticated_by_session, key_matches
 
 logger = logging.getLogger(__name__)
+
+# Open under /api with a key too: the sign-in, how a browser gets a session.
+OPEN_API_PATHS: Final = frozenset({"/api/session"})
+# Outside /api but closed with a key: the metrics, the schema (it lists every route) and
+# its viewers (a browser cannot send the key to them; curl -H can). Readiness probes poll
+# the open GET /api/session instead.
+CLOSED_PATHS: Final = frozenset(
+    {"/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+)
+
+
+def bearer_key(authorization: str | None) -> bytes | None:
+    """The bytes of the key in ``Authorization: Bearer <key>``, or None.
+
+    The scheme is case-insensitive; one or more spaces may follow it (RFC 9110's
+    ``1*SP``), and whitespace around the key is not part of it (HTTP strips it at the
+    ends of a header value anyway; a key cannot begin or end with whitespace). Starlette
+    decodes header values as latin-1: encoding the value back as latin-1 gives the bytes
+    that were sent, which for a non-ASCII key are its UTF-8.
+    """
+    scheme, _, presented = (authorization or "").strip(" \t").partition(" ")
+    presented = presented.strip(" \t")
+    if scheme.lower() != "bearer" or not presented:
+        return None
+    try:
+        return presented.encode("latin-1")
+    except UnicodeEncodeError:  # not a header's value: no client sent these bytes
+        return None
 
 
 def require_api_key(request: Request) -> None:
@@ -33,11 +65,36 @@ def require_api_key(request: Request) -> None:
     header = request.headers.get("authorization")
     if header is None and authenticated_by_session(request, settings.api_key):
         return
-    scheme, _, presented = (header or "").partition(" ")
-    if scheme.lower() != "bearer" or not presented:
+    presented = bearer_key(header)
+    if presented is None:
         raise Unauthorized("this API needs Authorization: Bearer <TOKENTRACE_API_KEY>")
-    if not key_matches(presented.strip(), settings.api_key):
+    if not key_matches(presented, settings.api_key):
         raise Unauthorized("wrong API key")
+
+
+def needs_key(path: str) -> bool:
+    """Whether a request for ``path`` needs the key (when one is set), route or not."""
+    if path in OPEN_API_PATHS:
+        return False
+    return path == "/api" or path.startswith("/api/") or path in CLOSED_PATHS
+
+
+class KeyFirst:
+    """ASGI middleware: with a key configured, every request :func:`needs_key` covers is
+    checked before routing, so a caller without the key gets 401 whether the route
+    exists or not."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and needs_key(scope["path"]):
+            try:
+                require_api_key(Request(scope))
+            except Unauthorized as error:
+                await api_error_response(error)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def read_cursor(request: Request) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -7,8 +7,11 @@
         └── TraceNotFound    no stored span of the trace
 
 Bad parameters are FastAPI's ``RequestValidationError`` (422, the usual ``detail`` list),
-except that an error in a request body does not echo what was sent (``input``): a body field
-can hold anything, a raw token pasted by mistake included, and its ``loc`` names the field.
+except that no error echoes what was sent (``input``): a query parameter, a path segment or
+a body field can hold anything, a raw token pasted by mistake included, and the error's
+``loc`` names the field. What an error still repeats of the client's text (an unknown
+field's name in ``loc``) is cut at ``MAX_ECHOED_NAME`` characters, and a message at
+``MAX_ECHOED_MESSAGE``.
 Every ApiError answers ``{"error": {"code": ..., "message": ..., <details>}}``.
 """
 
@@ -22,8 +25,13 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-# The longest field name a body error repeats (an unknown field's name is the client's text).
+# The longest field name an error repeats (an unknown field's name is the client's text).
 MAX_ECHOED_NAME: Final = 64
+# The longest message an error carries (FastAPI's own are short; this is a net).
+MAX_ECHOED_MESSAGE: Final = 200
+# What of a validation error is answered: never "input" (the value sent), nor "ctx"
+# (for some errors it holds the value, for others only what the message already says).
+_ANSWERED_KEYS: Final = ("type", "loc", "msg")
 
 
 class ApiError(Exception):
@@ -64,40 +72,55 @@ class TraceNotFound(NotFound):
         super().__init__(f"no span of trace {trace_id} is stored", trace_id=trace_id)
 
 
-def invalid_parameter(location: str, name: str, message: str, value: object) -> Exception:
-    """A 422 for a parameter that passed its type check but not our parsing."""
+def invalid_parameter(
+    location: str, name: str, message: str, value: object = None
+) -> RequestValidationError:
+    """A 422 for a parameter that passed its type check but not our parsing.
+
+    ``value`` is accepted for the callers' convenience and never answered: the error
+    names the parameter, not what was sent.
+    """
+    del value
     return RequestValidationError(
-        [{"type": "value_error", "loc": (location, name), "msg": message, "input": value}]
+        [{"type": "value_error", "loc": (location, name), "msg": message}]
     )
 
 
-async def _answer_api_error(request: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, ApiError)
+def api_error_response(error: ApiError) -> JSONResponse:
+    """The answer to ``error``: its status code, headers and JSON body."""
     body = {"error": {"code": error.code, "message": error.message, **error.details}}
     return JSONResponse(body, status_code=error.status_code, headers=dict(error.headers))
 
 
+async def _answer_api_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ApiError)
+    return api_error_response(error)
+
+
 async def _answer_invalid_request(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
-    details = [_without_body_input(detail) for detail in error.errors()]
+    details = [_without_input(detail) for detail in error.errors()]
     return JSONResponse({"detail": jsonable_encoder(details)}, status_code=422)
 
 
-def _without_body_input(detail: Mapping[str, Any]) -> Mapping[str, Any]:
-    location = tuple(detail.get("loc", ()))
-    if location[:1] != ("body",):
-        return detail  # query and path parameters: FastAPI's answer as it is
-    cut = tuple(
-        part[:MAX_ECHOED_NAME] + "..."
-        if isinstance(part, str) and len(part) > MAX_ECHOED_NAME
-        else part
-        for part in location
-    )
-    return {key: value for key, value in detail.items() if key != "input"} | {"loc": cut}
+def _without_input(detail: Mapping[str, Any]) -> dict[str, Any]:
+    """A validation error naming its field, without the value sent (nor its context)."""
+    location = tuple(_cut(part, MAX_ECHOED_NAME) for part in detail.get("loc", ()))
+    answer = {key: detail[key] for key in _ANSWERED_KEYS if key in detail}
+    answer["loc"] = location
+    if isinstance(answer.get("msg"), str):
+        answer["msg"] = _cut(answer["msg"], MAX_ECHOED_MESSAGE)
+    return answer
+
+
+def _cut(part: Any, limit: int) -> Any:
+    if isinstance(part, str) and len(part) > limit:
+        return part[:limit] + "..."
+    return part
 
 
 def install_error_handlers(app: FastAPI) -> None:
     """Answer every :class:`ApiError` with its status code and JSON body, and bad requests
-    with FastAPI's 422 minus what a body sent."""
+    with FastAPI's 422 minus what was sent."""
     app.add_exception_handler(ApiError, _answer_api_error)
     app.add_exception_handler(RequestValidationError, _answer_invalid_request)

@@ -65,9 +65,15 @@ def session_is_valid(value: str, api_key: str, now_s: float) -> bool:
     return hmac.compare_digest(mac.encode(), _mac(api_key, expires, nonce).encode())
 
 
-def key_matches(presented: str, api_key: str) -> bool:
-    """Constant-time comparison of the UTF-8 bytes (a non-ASCII key works)."""
-    return hmac.compare_digest(presented.encode(), api_key.encode())
+def key_matches(presented: str | bytes, api_key: str) -> bool:
+    """Constant-time comparison with the key's UTF-8 bytes (a non-ASCII key works).
+
+    ``presented`` is text (a JSON body's, compared as UTF-8) or the bytes a header carried
+    (``dependencies.bearer_key``: Starlette decodes header values as latin-1, so they are
+    encoded back as latin-1, not as UTF-8).
+    """
+    given = presented.encode() if isinstance(presented, str) else presented
+    return hmac.compare_digest(given, api_key.encode())
 
 
 def authenticated_by_session(request: Request, api_key: str) -> bool:

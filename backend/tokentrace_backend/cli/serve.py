@@ -53,7 +53,7 @@ def add_commands(subparsers: Subparsers) -> None:
     parser.add_argument(
         "--allow-unauthenticated",
         action="store_true",
-        help=f"bind a non-loopback address without {TOKENTRACE_API_KEY}",
+        help=f"bind a non-loopback address without {TOKENTRACE_API_KEY} or TOKENTRACE_INGEST_KEY",
     )
     parser.add_argument(
         "--alerts",

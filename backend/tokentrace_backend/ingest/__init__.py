@@ -1,12 +1,13 @@
 """Ingest: OTLP/HTTP in, decoded rows out to the writer.
 
 Owns ``POST /v1/traces`` (``receiver``: admission, backpressure, acknowledgement after the
-commit), the OTLP/HTTP protocol (``protocol``: media types, gzip, size limits, answers), the
-refusals and their status codes (``errors``), what is kept of client addresses
-(``client_addresses``, ``--client-ip``), and decoding: which decoder runs where
-(``decoding``), the rules both decoders apply (``decoding_rules``), the Python decoder
-(``python_decoder`` over the ``wire_view``), the compiled one (``native_decoder``, from
-``native/``) and OTLP JSON (``json_decoder``).
+commit; ``counters``: the requests it dropped, for ``/metrics``), the OTLP/HTTP protocol
+(``protocol``: media types, gzip, size limits, the bearer key, answers), the refusals and
+their status codes (``errors``), what is kept of client addresses (``client_addresses``,
+``--client-ip``), and decoding: which decoder runs where (``decoding``), the rules both
+decoders apply (``decoding_rules``; ``token_ids``, applied to either decoder's table), the
+Python decoder (``python_decoder`` over the ``wire_view``), the compiled one
+(``native_decoder``, from ``native/``) and OTLP JSON (``json_decoder``).
 
 It hands rows to :class:`tokentrace_backend.storage.writer.SpanWriter` and never touches
 DuckDB itself, nor the derived tables or the API.

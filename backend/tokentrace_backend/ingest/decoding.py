@@ -30,14 +30,14 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 import anyio
 
 from tokentrace import SettingsError
 from tokentrace_backend.ingest.errors import MalformedRequest, MalformedSpans, Overloaded
-from tokentrace_backend.ingest.json_decoder import decode_json_request
+from tokentrace_backend.ingest.json_decoder import UNKNOWN_ENUM, UNKNOWN_ENUM_NAME, encode_request
 from tokentrace_backend.ingest.native_decoder import (
     NATIVE_DECODER_INSTALLED,
     decode_spans_native,
@@ -45,6 +45,7 @@ from tokentrace_backend.ingest.native_decoder import (
 )
 from tokentrace_backend.ingest.protocol import Encoding
 from tokentrace_backend.ingest.python_decoder import decode_spans
+from tokentrace_backend.ingest.token_ids import apply_token_id_rule
 from tokentrace_backend.settings import TOKENTRACE_DECODER
 from tokentrace_backend.storage.span_rows import DecodedSpans
 
@@ -99,14 +100,21 @@ def decode_body(
     """Decode a (decompressed) body; MalformedRequest if it is not an export request.
 
     JSON is first turned into the protobuf request it encodes, so both encodings share the
-    one fast decoder (``spans_decoder``: the Python or the native one).
+    one fast decoder (``spans_decoder``: the Python or the native one). The token-id rule
+    (``token_ids``) then applies to what either decoder made.
     """
     if encoding is Encoding.JSON:
-        body = decode_json_request(body).SerializeToString()
+        body = encode_request(body)
     try:
-        return spans_decoder(body)
+        decoded = spans_decoder(body)
     except MalformedSpans as error:
         raise MalformedRequest(str(error)) from None
+    if encoding is Encoding.JSON and str(UNKNOWN_ENUM) in decoded.error_message:
+        decoded = replace(
+            decoded,
+            error_message=decoded.error_message.replace(str(UNKNOWN_ENUM), UNKNOWN_ENUM_NAME),
+        )
+    return apply_token_id_rule(decoded)
 
 
 # --- threads or worker processes ----------------------------------------------------------

@@ -4,9 +4,14 @@ its OTLP/HTTP status code.
 IngestError
 ├── MalformedRequest        400  the body cannot be decoded
 ├── Unauthenticated         401  TOKENTRACE_INGEST_KEY is set and the bearer key is wrong
+├── BodyTimeout             408  the body did not arrive within TOKENTRACE_BODY_TIMEOUT_MS
 ├── PayloadTooLarge         413  above the size limit (checked while decompressing)
 ├── UnsupportedMediaType    415  not protobuf/JSON, or an unknown Content-Encoding
-└── Overloaded              503  the writer's queue is full; sent with Retry-After
+└── Overloaded              503  the writer's queue is full, or too much is in flight; sent
+                                 with Retry-After
+
+No refusal repeats what the client sent (a header or a value can hold a secret): they name
+the header or the field.
 
 What the span decoders raise, before it becomes an HTTP answer:
 
@@ -33,6 +38,12 @@ class Unauthenticated(IngestError):
     """Missing or wrong ``Authorization: Bearer`` ingest key."""
 
     status_code = 401
+
+
+class BodyTimeout(IngestError):
+    """The body did not arrive in time (a stalled or very slow client)."""
+
+    status_code = 408
 
 
 class PayloadTooLarge(IngestError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import AsyncIterator
 from enum import Enum
+from typing import Final
 
 from google.protobuf import json_format  # type: ignore[import-untyped]
 from google.protobuf.message import Message  # type: ignore[import-untyped]
@@ -38,15 +39,17 @@ class Encoding(Enum):
 
 
 def media_encoding(content_type: str | None) -> Encoding:
-    """The body encoding named by a Content-Type header (parameters such as charset ignored)."""
+    """The body encoding named by a Content-Type header (parameters such as charset ignored).
+
+    A refusal names the header, never its value: a header can hold anything, a secret
+    pasted by mistake included, and the answer ends in the exporter's logs.
+    """
     media_type = (content_type or "").split(";", 1)[0].strip().lower()
     for encoding in Encoding:
         if media_type == encoding.value:
             return encoding
-    raise UnsupportedMediaType(
-        f"unsupported Content-Type {media_type or '(none)'!r}: "
-        "send application/x-protobuf or application/json"
-    )
+    given = "an unsupported Content-Type" if media_type else "no Content-Type"
+    raise UnsupportedMediaType(f"{given}: send application/x-protobuf or application/json")
 
 
 def is_gzip(content_encoding: str | None) -> bool:
@@ -56,7 +59,26 @@ def is_gzip(content_encoding: str | None) -> bool:
         return False
     if value == "gzip":
         return True
-    raise UnsupportedMediaType(f"unsupported Content-Encoding {value!r}: send gzip or nothing")
+    raise UnsupportedMediaType("an unsupported Content-Encoding: send gzip or nothing")
+
+
+def bearer_credentials(authorization: str | None) -> bytes | None:
+    """The bytes of the credentials of ``Authorization: Bearer <credentials>``, or None.
+
+    The scheme is case-insensitive and may be followed by any run of spaces and tabs (RFC
+    9110 allows one or more); the credentials are the rest, without surrounding
+    whitespace (HTTP strips it at the ends of a header value anyway), compared exactly
+    inside. Header values reach the app decoded as latin-1, so encoding them back as
+    latin-1 gives the bytes sent: a key sent as UTF-8 bytes then equals the key's UTF-8.
+    """
+    scheme, _, credentials = (authorization or "").strip(" \t").partition(" ")
+    credentials = credentials.strip(" \t")
+    if scheme.lower() != "bearer" or not credentials:
+        return None
+    try:
+        return credentials.encode("latin-1")
+    except UnicodeEncodeError:  # not from a real header: no bytes were sent like this
+        return None
 
 
 async def read_body(chunks: AsyncIterator[bytes], *, gzip: bool, limit: int) -> bytes:
@@ -108,9 +130,21 @@ async def read_body(chunks: AsyncIterator[bytes], *, gzip: bool, limit: int) -> 
 
 # --- answers --------------------------------------------------------------------------------
 
-# google.rpc.Code of the Status body: INVALID_ARGUMENT, UNAUTHENTICATED, UNAVAILABLE.
-_RPC_CODE = {400: 3, 401: 16, 413: 3, 415: 3, 503: 14}
+# google.rpc.Code of the Status body: INVALID_ARGUMENT, UNAUTHENTICATED, DEADLINE_EXCEEDED,
+# UNAVAILABLE.
+_RPC_CODE = {400: 3, 401: 16, 408: 4, 413: 3, 415: 3, 503: 14}
 _RPC_INTERNAL = 13
+
+
+MAX_MESSAGE_CHARS: Final = 512
+"""The longest reason an answer carries (the decoders' are short; this is a net)."""
+
+
+def capped(message: str) -> str:
+    """``message``, cut at MAX_MESSAGE_CHARS."""
+    if len(message) <= MAX_MESSAGE_CHARS:
+        return message
+    return message[: MAX_MESSAGE_CHARS - 3] + "..."
 
 
 def encode_message(message: Message, encoding: Encoding, status_code: int = 200) -> Response:
@@ -129,7 +163,9 @@ def export_success(
     response = ExportTraceServiceResponse()
     if rejected_spans:
         response.partial_success.CopyFrom(
-            ExportTracePartialSuccess(rejected_spans=rejected_spans, error_message=error_message)
+            ExportTracePartialSuccess(
+                rejected_spans=rejected_spans, error_message=capped(error_message)
+            )
         )
     return encode_message(response, encoding)
 
@@ -141,7 +177,7 @@ def export_failure(
     headers: dict[str, str] | None = None,
 ) -> Response:
     """An error status with a google.rpc.Status body explaining it."""
-    status = Status(code=_RPC_CODE.get(status_code, _RPC_INTERNAL), message=message)
+    status = Status(code=_RPC_CODE.get(status_code, _RPC_INTERNAL), message=capped(message))
     response = encode_message(status, encoding, status_code)
     if headers:
         response.headers.update(headers)

@@ -104,7 +104,7 @@ class Backend:
                 self.name, argv, log_dir=self.log_dir, env={"PYTHONUNBUFFERED": "1", **self.env}
             )
         self.process.start()
-        self.process.wait_ready(http_ok(f"{self.api_url}/openapi.json"), timeout)
+        self.process.wait_ready(http_ok(f"{self.api_url}/api/session"), timeout)
         self.process.wait_ready(tcp_open(self.otlp_port), timeout)
         return self
 

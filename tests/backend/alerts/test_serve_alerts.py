@@ -67,7 +67,7 @@ class AlertingServer:
 
     def start(self) -> None:
         self.process.start()
-        self.process.wait_ready(http_ok(f"{self.api_url}/openapi.json"), 60)
+        self.process.wait_ready(http_ok(f"{self.api_url}/api/session"), 60)
         self.process.wait_ready(tcp_open(self.otlp_port), 60)
 
     def stop(self) -> int | None:

@@ -1,5 +1,5 @@
-"""TOKENTRACE_API_KEY protects /api (but /api/session, where a browser signs in);
-/openapi.json stays open."""
+"""TOKENTRACE_API_KEY protects /api (but /api/session, where a browser signs in), /metrics,
+the OpenAPI viewers and the schema's paths."""
 
 from __future__ import annotations
 
@@ -83,10 +83,19 @@ def test_registering_a_lifecycle_event_needs_the_key(protected_url: str) -> None
     assert [(e["event"], e["source"]) for e in events] == [("revoked", "api")]
 
 
-def test_openapi_stays_open(protected_url: str) -> None:
-    schema = httpx.get(protected_url + "/openapi.json").json()
+def test_openapi_and_its_viewers_need_the_key(protected_url: str) -> None:
+    # They list every route; with a key, only a caller that has it reads them (curl -H).
+    for path in ("/openapi.json", "/docs", "/redoc", "/docs/oauth2-redirect"):
+        refused = httpx.get(protected_url + path)
+        assert refused.status_code == 401, path
+        assert "/api/tokens" not in refused.text
+    with_key = {"Authorization": f"Bearer {KEY}"}
+    schema = httpx.get(protected_url + "/openapi.json", headers=with_key).json()
     assert "/api/tokens/{token_id}/errors" in schema["paths"]
-    assert KEY not in httpx.get(protected_url + "/openapi.json").text
+    assert KEY not in httpx.get(protected_url + "/openapi.json", headers=with_key).text
+    # What stays open: the dashboard's static page and the sign-in (a readiness probe).
+    assert httpx.get(protected_url + "/").status_code == 200
+    assert httpx.get(protected_url + "/api/session").status_code == 200
 
 
 def test_no_key_configured_means_open(database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
