@@ -19,8 +19,10 @@ BACKEND = REPO / "backend" / "tokentrace_backend"
 # stage reads only the ones before it; the scenario is a client of the backend).
 ALLOWED = {
     "settings": set(),
+    # How the API key and the ingest key are read from Authorization and compared.
+    "bearer": set(),
     "storage": set(),
-    "ingest": {"storage", "settings"},
+    "ingest": {"storage", "settings", "bearer"},
     "derived": {"storage"},
     # detect follows derived by batch (through SQL on its tables) and owns findings.
     "detect": {"storage"},
@@ -34,7 +36,17 @@ ALLOWED = {
     "audit": {"storage"},
     # The dashboard is static files (and the routes serving them); api installs it.
     "dashboard": set(),
-    "api": {"storage", "derived", "detect", "queries", "alerts", "settings", "audit", "dashboard"},
+    "api": {
+        "storage",
+        "derived",
+        "detect",
+        "queries",
+        "alerts",
+        "settings",
+        "audit",
+        "dashboard",
+        "bearer",
+    },
     # retention rolls up and deletes what expired (SQL on the tables of derived and detect),
     # as a follower of the refresh thread that server wires up.
     "retention": {"storage"},

@@ -18,12 +18,13 @@ import duckdb
 from fastapi import Depends, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from tokentrace_backend.bearer import bearer_credentials, key_matches
 from tokentrace_backend.derived import DerivedTables
 from tokentrace_backend.settings import ApiSettings
 from tokentrace_backend.storage.database import ReadableDatabase
 
 from .errors import Unauthorized, api_error_response
-from .sessions import authenticated_by_session, key_matches
+from .sessions import authenticated_by_session
 
 logger = logging.getLogger(__name__)
 
@@ -37,25 +38,6 @@ CLOSED_PATHS: Final = frozenset(
 )
 
 
-def bearer_key(authorization: str | None) -> bytes | None:
-    """The bytes of the key in ``Authorization: Bearer <key>``, or None.
-
-    The scheme is case-insensitive; one or more spaces may follow it (RFC 9110's
-    ``1*SP``), and whitespace around the key is not part of it (HTTP strips it at the
-    ends of a header value anyway; a key cannot begin or end with whitespace). Starlette
-    decodes header values as latin-1: encoding the value back as latin-1 gives the bytes
-    that were sent, which for a non-ASCII key are its UTF-8.
-    """
-    scheme, _, presented = (authorization or "").strip(" \t").partition(" ")
-    presented = presented.strip(" \t")
-    if scheme.lower() != "bearer" or not presented:
-        return None
-    try:
-        return presented.encode("latin-1")
-    except UnicodeEncodeError:  # not a header's value: no client sent these bytes
-        return None
-
-
 def require_api_key(request: Request) -> None:
     """FastAPI dependency: passes when no key is configured or the request presents it,
     in the ``Authorization`` header or as a dashboard session (``sessions``)."""
@@ -65,7 +47,7 @@ def require_api_key(request: Request) -> None:
     header = request.headers.get("authorization")
     if header is None and authenticated_by_session(request, settings.api_key):
         return
-    presented = bearer_key(header)
+    presented = bearer_credentials(header)
     if presented is None:
         raise Unauthorized("this API needs Authorization: Bearer <TOKENTRACE_API_KEY>")
     if not key_matches(presented, settings.api_key):

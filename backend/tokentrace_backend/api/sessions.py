@@ -27,6 +27,7 @@ from typing import Annotated, Final
 from fastapi import APIRouter, Body, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from tokentrace_backend.bearer import key_matches
 from tokentrace_backend.settings import ApiSettings
 
 from .errors import Unauthorized
@@ -63,17 +64,6 @@ def session_is_valid(value: str, api_key: str, now_s: float) -> bool:
     if expires <= now_s:
         return False
     return hmac.compare_digest(mac.encode(), _mac(api_key, expires, nonce).encode())
-
-
-def key_matches(presented: str | bytes, api_key: str) -> bool:
-    """Constant-time comparison with the key's UTF-8 bytes (a non-ASCII key works).
-
-    ``presented`` is text (a JSON body's, compared as UTF-8) or the bytes a header carried
-    (``dependencies.bearer_key``: Starlette decodes header values as latin-1, so they are
-    encoded back as latin-1, not as UTF-8).
-    """
-    given = presented.encode() if isinstance(presented, str) else presented
-    return hmac.compare_digest(given, api_key.encode())
 
 
 def authenticated_by_session(request: Request, api_key: str) -> bool:

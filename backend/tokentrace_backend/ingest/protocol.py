@@ -62,25 +62,6 @@ def is_gzip(content_encoding: str | None) -> bool:
     raise UnsupportedMediaType("an unsupported Content-Encoding: send gzip or nothing")
 
 
-def bearer_credentials(authorization: str | None) -> bytes | None:
-    """The bytes of the credentials of ``Authorization: Bearer <credentials>``, or None.
-
-    The scheme is case-insensitive and may be followed by any run of spaces and tabs (RFC
-    9110 allows one or more); the credentials are the rest, without surrounding
-    whitespace (HTTP strips it at the ends of a header value anyway), compared exactly
-    inside. Header values reach the app decoded as latin-1, so encoding them back as
-    latin-1 gives the bytes sent: a key sent as UTF-8 bytes then equals the key's UTF-8.
-    """
-    scheme, _, credentials = (authorization or "").strip(" \t").partition(" ")
-    credentials = credentials.strip(" \t")
-    if scheme.lower() != "bearer" or not credentials:
-        return None
-    try:
-        return credentials.encode("latin-1")
-    except UnicodeEncodeError:  # not from a real header: no bytes were sent like this
-        return None
-
-
 async def read_body(chunks: AsyncIterator[bytes], *, gzip: bool, limit: int) -> bytes:
     """The whole body, decompressed, refusing anything over ``limit`` bytes as it streams.
 

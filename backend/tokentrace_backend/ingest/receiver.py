@@ -20,7 +20,6 @@ a client that disconnects mid-body is dropped with one log line. Both are counte
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -30,6 +29,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tokentrace_backend.bearer import bearer_credentials, key_matches
 from tokentrace_backend.ingest.client_addresses import KEEP, protect_client_addresses
 from tokentrace_backend.ingest.counters import DropReason, IngestCounters
 from tokentrace_backend.ingest.decoding import DecodePool
@@ -43,7 +43,6 @@ from tokentrace_backend.ingest.errors import (
 )
 from tokentrace_backend.ingest.protocol import (
     Encoding,
-    bearer_credentials,
     export_failure,
     export_success,
     is_gzip,
@@ -72,7 +71,7 @@ class TraceReceiver:
         self._settings = settings
         self._decoders = decoders
         self.counters = counters if counters is not None else IngestCounters()
-        self._expected_key = settings.ingest_key.encode() if settings.ingest_key else None
+        self._expected_key = settings.ingest_key or None
         self._working = 0  # requests past their body: decoding or waiting for the writer
         self._buffered_bytes = 0  # body bytes held by requests being read or decoded
         self._per_client: Counter[str] = Counter()  # open requests by client address
@@ -201,7 +200,7 @@ class TraceReceiver:
         if expected is None:
             return
         presented = bearer_credentials(authorization)
-        if presented is None or not hmac.compare_digest(presented, expected):
+        if presented is None or not key_matches(presented, expected):
             raise Unauthenticated("missing or wrong ingest key (Authorization: Bearer <key>)")
 
     def _check_declared_length(self, content_length: str | None, *, gzip: bool) -> None:
