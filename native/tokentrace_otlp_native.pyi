@@ -17,6 +17,11 @@ class SpanDecoder:
         credential_headers: list[str],
         header_prefixes: list[str],
         redacted: str,
+        query_attributes: list[str],
+        url_attributes: list[str],
+        url_headers: list[str],
+        query_params: list[str],
+        redacted_param: str,
         max_repeated_resource_bytes: int,
         max_column_bytes: int = ...,
     ) -> None: ...

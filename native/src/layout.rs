@@ -43,27 +43,159 @@ pub struct Structural {
     pub events: usize,
 }
 
-/// Which attribute keys are captured credential headers, and what their value becomes.
+/// Which attribute keys are captured credential headers, and what their value becomes; which
+/// are URLs, and which of their query parameters are redacted (the library's rule,
+/// `tokentrace._redact.redact_query` / `redact_url`).
 pub struct Redaction {
     pub credential_headers: Vec<String>,
     pub header_prefixes: Vec<String>,
     pub redacted: String,
+    /// Attributes whose value is a query (`url.query`).
+    pub query_attributes: Vec<String>,
+    /// Attributes whose value is a URL or a target (`url.full`, `http.target`, ...).
+    pub url_attributes: Vec<String>,
+    /// Captured headers whose values are URLs (`referer`, `location`).
+    pub url_headers: Vec<String>,
+    /// Query parameters whose value becomes `redacted_param` (`api_key`, ...).
+    pub query_params: Vec<String>,
+    pub redacted_param: String,
+}
+
+/// What an attribute's key says about its value.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Rule {
+    Keep,
+    /// A captured credential header: the value becomes the redaction marker.
+    Credential,
+    /// A query: its credential parameters are redacted.
+    Query,
+    /// A URL: the credential parameters of its query are redacted.
+    Url,
+    /// A captured URL-valued header: each of its values is a URL.
+    HeaderUrls,
 }
 
 impl Redaction {
-    /// Whether `key` is a captured credential header such as
-    /// `http.request.header.authorization` (any case, `_` or `-`).
-    pub fn is_credential(&self, key: &str) -> bool {
+    /// What to do with the value of the attribute `key`: keys are exact for URL attributes;
+    /// captured headers (`http.request.header.authorization`) match in any case, `_` or `-`.
+    pub fn rule(&self, key: &str) -> Rule {
+        if self.query_attributes.iter().any(|known| known == key) {
+            return Rule::Query;
+        }
+        if self.url_attributes.iter().any(|known| known == key) {
+            return Rule::Url;
+        }
+        match self.captured_header(key) {
+            Some(header) if self.credential_headers.contains(&header) => Rule::Credential,
+            Some(header) if self.url_headers.contains(&header) => Rule::HeaderUrls,
+            _ => Rule::Keep,
+        }
+    }
+
+    /// The header a captured-header attribute holds, lowercase and with `-`
+    /// (`tokentrace.attributes.captured_header_name`); None for any other attribute.
+    fn captured_header(&self, key: &str) -> Option<String> {
         if key.len() < 5 || !key.as_bytes()[..5].eq_ignore_ascii_case(b"http.") {
-            return false;
+            return None;
         }
         let lowered = key.to_lowercase();
-        self.header_prefixes.iter().any(|prefix| {
-            lowered.strip_prefix(prefix.as_str()).is_some_and(|header| {
-                let header = header.replace('_', "-");
-                self.credential_headers.contains(&header)
-            })
+        self.header_prefixes.iter().find_map(|prefix| {
+            lowered
+                .strip_prefix(prefix.as_str())
+                .map(|header| header.replace('_', "-"))
         })
+    }
+
+    /// `query` with the values of its credential parameters replaced, or None when it has
+    /// none (`redact_query`: pairs split on `&`, names compared after `unquote_plus`, in
+    /// their case; the rest is kept byte for byte).
+    pub fn redact_query(&self, query: &str) -> Option<String> {
+        if !query.contains('=') || !query.split('&').any(|pair| self.is_credential_pair(pair)) {
+            return None; // the common case: no allocation
+        }
+        let mut redacted = String::with_capacity(query.len());
+        for (index, pair) in query.split('&').enumerate() {
+            if index > 0 {
+                redacted.push('&');
+            }
+            match pair.split_once('=') {
+                Some((name, _)) if self.is_credential_param(name) => {
+                    redacted.push_str(name);
+                    redacted.push('=');
+                    redacted.push_str(&self.redacted_param);
+                }
+                _ => redacted.push_str(pair),
+            }
+        }
+        Some(redacted)
+    }
+
+    /// `url` with the credential parameters of its query redacted (`redact_url`: the query
+    /// is between the first `?` and the first `#` after it), or None when unchanged.
+    pub fn redact_url(&self, url: &str) -> Option<String> {
+        let (base, rest) = url.split_once('?')?;
+        let (query, fragment) = match rest.split_once('#') {
+            Some((query, fragment)) => (query, Some(fragment)),
+            None => (rest, None),
+        };
+        let query = self.redact_query(query)?;
+        let mut redacted = String::with_capacity(url.len() + query.len());
+        redacted.push_str(base);
+        redacted.push('?');
+        redacted.push_str(&query);
+        if let Some(fragment) = fragment {
+            redacted.push('#');
+            redacted.push_str(fragment);
+        }
+        Some(redacted)
+    }
+
+    fn is_credential_pair(&self, pair: &str) -> bool {
+        pair.split_once('=')
+            .is_some_and(|(name, _)| self.is_credential_param(name))
+    }
+
+    /// Whether a query parameter's (still encoded) name is a credential one.
+    fn is_credential_param(&self, name: &str) -> bool {
+        if !name.contains(['%', '+']) {
+            return self.query_params.iter().any(|param| param == name);
+        }
+        let decoded = unquote_plus(name);
+        self.query_params.contains(&decoded)
+    }
+}
+
+/// Python's `urllib.parse.unquote_plus`: `+` is a space, `%XX` a byte, the bytes UTF-8
+/// (an invalid sequence becomes U+FFFD, so it equals no parameter name, as in Python).
+fn unquote_plus(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let byte = bytes[index];
+        if byte == b'+' {
+            decoded.push(b' ');
+        } else if byte == b'%'
+            && index + 2 < bytes.len()
+            && bytes[index + 1].is_ascii_hexdigit()
+            && bytes[index + 2].is_ascii_hexdigit()
+        {
+            decoded.push(hex_value(bytes[index + 1]) << 4 | hex_value(bytes[index + 2]));
+            index += 3;
+            continue;
+        } else {
+            decoded.push(byte);
+        }
+        index += 1;
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
+}
+
+fn hex_value(digit: u8) -> u8 {
+    match digit {
+        b'0'..=b'9' => digit - b'0',
+        b'a'..=b'f' => digit - b'a' + 10,
+        _ => digit - b'A' + 10,
     }
 }
 

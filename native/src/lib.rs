@@ -37,7 +37,7 @@ struct SpanDecoder {
 impl SpanDecoder {
     #[new]
     #[allow(clippy::too_many_arguments)] // keyword-only in Python: one per layout rule
-    #[pyo3(signature = (*, column_names, column_types, promoted, status_column, path_column, credential_headers, header_prefixes, redacted, max_repeated_resource_bytes, max_column_bytes = MAX_TEXT_COLUMN_BYTES))]
+    #[pyo3(signature = (*, column_names, column_types, promoted, status_column, path_column, credential_headers, header_prefixes, redacted, query_attributes, url_attributes, url_headers, query_params, redacted_param, max_repeated_resource_bytes, max_column_bytes = MAX_TEXT_COLUMN_BYTES))]
     fn new(
         column_names: Vec<String>,
         column_types: Vec<String>,
@@ -47,6 +47,11 @@ impl SpanDecoder {
         credential_headers: Vec<String>,
         header_prefixes: Vec<String>,
         redacted: String,
+        query_attributes: Vec<String>,
+        url_attributes: Vec<String>,
+        url_headers: Vec<String>,
+        query_params: Vec<String>,
+        redacted_param: String,
         max_repeated_resource_bytes: usize,
         max_column_bytes: usize,
     ) -> PyResult<Self> {
@@ -54,6 +59,11 @@ impl SpanDecoder {
             credential_headers,
             header_prefixes,
             redacted,
+            query_attributes,
+            url_attributes,
+            url_headers,
+            query_params,
+            redacted_param,
         };
         let layout = Layout::new(
             &column_names,

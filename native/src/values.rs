@@ -7,7 +7,7 @@ use base64::Engine as _;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use serde_json::{Map, Value};
 
-use crate::layout::Redaction;
+use crate::layout::{Redaction, Rule};
 
 /// An AnyValue as JSON (bytes become base64, as in OTLP JSON; an empty value is null).
 /// Credential headers in nested key-value lists are redacted.
@@ -39,13 +39,34 @@ pub fn any_value_to_json(value: Option<&AnyValue>, redaction: &Redaction) -> Val
     }
 }
 
-/// One attribute's value as JSON: a captured credential header keeps its key and loses
-/// its value, at any depth.
+/// One attribute's value as JSON, at any depth: a captured credential header keeps its key
+/// and loses its value; a URL attribute, or a captured URL-valued header (`Referer`,
+/// `Location`), keeps its URLs with their credential query parameters redacted.
 pub fn attribute_value(key_value: &KeyValue, redaction: &Redaction) -> Value {
-    if redaction.is_credential(&key_value.key) {
-        Value::String(redaction.redacted.clone())
-    } else {
-        any_value_to_json(key_value.value.as_ref(), redaction)
+    let rule = redaction.rule(&key_value.key);
+    if rule == Rule::Credential {
+        return Value::String(redaction.redacted.clone());
+    }
+    let mut value = any_value_to_json(key_value.value.as_ref(), redaction);
+    match (rule, &mut value) {
+        (Rule::Query, Value::String(query)) => replace(query, redaction.redact_query(query)),
+        (Rule::Url, Value::String(url)) => replace(url, redaction.redact_url(url)),
+        (Rule::HeaderUrls, Value::String(url)) => replace(url, redaction.redact_url(url)),
+        (Rule::HeaderUrls, Value::Array(items)) => {
+            for item in items {
+                if let Value::String(url) = item {
+                    replace(url, redaction.redact_url(url));
+                }
+            }
+        }
+        _ => {}
+    }
+    value
+}
+
+fn replace(text: &mut String, redacted: Option<String>) {
+    if let Some(redacted) = redacted {
+        *text = redacted;
     }
 }
 

@@ -1,6 +1,7 @@
 """The rules both span decoders apply (the Python one and the compiled one read them from
 here): which OTLP attribute fills which ``spans`` column, how an odd value is made to fit,
-which captured headers are redacted, and how much a request may expand.
+which captured headers are redacted, which URL query parameters are redacted, and how
+much a request may expand.
 """
 
 from __future__ import annotations
@@ -11,15 +12,15 @@ from typing import Any, Final
 
 import orjson
 
+from tokentrace._redact import URL_ATTRIBUTES, redact_query, redact_url
 from tokentrace.attributes import (
     AUTH_OUTCOME,
     AUTH_OUTCOME_SOURCE,
-    CREDENTIAL_HEADERS,
+    CREDENTIAL_QUERY_PARAMS,
     TOKEN_ID,
     TOKEN_KEY_ID,
     TOKEN_NAME,
     TOKEN_OWNER,
-    captured_header_name,
 )
 from tokentrace_backend.storage.span_rows import SPAN_SCHEMA
 
@@ -80,11 +81,43 @@ def repeated_resource_problem(repeated: int) -> str | None:
     )
 
 
-def is_credential_attribute(key: str) -> bool:
-    """Whether ``key`` is a captured credential header, such as
-    ``http.request.header.authorization`` (any case, ``_`` or ``-``): its value is a raw
-    secret, which the backend stores as ``REDACTED_HEADER``."""
-    return captured_header_name(key) in CREDENTIAL_HEADERS
+# --- URLs: the library's query rule (tokentrace._redact), for apps that run without it ----
+
+QUERY_ATTRIBUTES: Final = ("url.query",)
+"""URL attributes whose whole value is a query (``a=1&api_key=...``)."""
+URL_VALUED_ATTRIBUTES: Final = tuple(key for key in URL_ATTRIBUTES if key not in QUERY_ATTRIBUTES)
+"""URL attributes whose value is a URL or a target, with the query after ``?``."""
+URL_HEADERS: Final = frozenset({"referer", "location"})
+"""Captured headers (``http.request.header.referer``, ...) whose values are URLs."""
+QUERY_PARAMS: Final = CREDENTIAL_QUERY_PARAMS
+"""Query parameters whose value is stored as ``REDACTED`` (the key is kept)."""
+
+URL_KEYS: Final = frozenset(URL_ATTRIBUTES)
+_QUERY_KEYS: Final = frozenset(QUERY_ATTRIBUTES)
+_URL_KEYS: Final = frozenset(URL_VALUED_ATTRIBUTES)
+
+
+def redact_url_attribute(key: str, value: Any) -> Any:
+    """An attribute value without the values of credential query parameters: a string
+    value of a URL attribute (``url.query``, ``url.full``, ``http.target``, ``http.url``),
+    as the library's ``redact_query`` / ``redact_url`` give it; anything else unchanged."""
+    if not isinstance(value, str):
+        return value
+    if key in _QUERY_KEYS:
+        return redact_query(value, QUERY_PARAMS)
+    if key in _URL_KEYS:
+        return redact_url(value, QUERY_PARAMS)
+    return value
+
+
+def redact_header_urls(value: Any) -> Any:
+    """A captured ``Referer`` / ``Location`` value (a string, or a list whose strings are
+    the values) with its URLs' credential query parameters redacted."""
+    if isinstance(value, str):
+        return redact_url(value, QUERY_PARAMS)
+    if isinstance(value, list):
+        return [redact_url(item, QUERY_PARAMS) if isinstance(item, str) else item for item in value]
+    return value
 
 
 def path_only(value: str | None) -> str | None:

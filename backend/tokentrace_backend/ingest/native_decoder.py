@@ -14,12 +14,21 @@ from typing import TYPE_CHECKING, Final
 
 import pyarrow as pa  # type: ignore[import-untyped]
 
-from tokentrace.attributes import CREDENTIAL_HEADERS, HEADER_ATTRIBUTE_PREFIXES, REDACTED_HEADER
+from tokentrace.attributes import (
+    CREDENTIAL_HEADERS,
+    HEADER_ATTRIBUTE_PREFIXES,
+    REDACTED,
+    REDACTED_HEADER,
+)
 from tokentrace_backend.ingest.decoding_rules import (
     HTTP_STATUS,
     MAX_REPEATED_RESOURCE_BYTES,
     PROMOTED,
+    QUERY_ATTRIBUTES,
+    QUERY_PARAMS,
+    URL_HEADERS,
     URL_PATH,
+    URL_VALUED_ATTRIBUTES,
 )
 from tokentrace_backend.ingest.errors import MalformedSpans
 from tokentrace_backend.storage.span_rows import RESOURCE_SCHEMA, SPAN_SCHEMA, DecodedSpans
@@ -87,6 +96,11 @@ def build_span_decoder(schema: pa.Schema = SPAN_SCHEMA, **limits: int) -> SpanDe
         credential_headers=sorted(CREDENTIAL_HEADERS),
         header_prefixes=list(HEADER_ATTRIBUTE_PREFIXES),
         redacted=REDACTED_HEADER,
+        query_attributes=list(QUERY_ATTRIBUTES),
+        url_attributes=list(URL_VALUED_ATTRIBUTES),
+        url_headers=sorted(URL_HEADERS),
+        query_params=sorted(QUERY_PARAMS),
+        redacted_param=REDACTED,
         max_repeated_resource_bytes=MAX_REPEATED_RESOURCE_BYTES,
         **limits,
     )

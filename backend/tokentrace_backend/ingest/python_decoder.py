@@ -26,7 +26,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from tokentrace.attributes import REDACTED_HEADER
+from tokentrace.attributes import CREDENTIAL_HEADERS, REDACTED_HEADER, captured_header_name
 from tokentrace_backend.ingest.decoding_rules import (
     ATTRIBUTES,
     COERCE,
@@ -34,8 +34,11 @@ from tokentrace_backend.ingest.decoding_rules import (
     ERROR_TYPE,
     EVENTS,
     PROMOTED,
+    URL_HEADERS,
+    URL_KEYS,
     as_text,
-    is_credential_attribute,
+    redact_header_urls,
+    redact_url_attribute,
     repeated_resource_problem,
 )
 from tokentrace_backend.ingest.errors import InvalidSpan, MalformedSpans
@@ -67,16 +70,22 @@ def any_value_to_python(value: AnyValue) -> Any:
 
 
 def attribute_value(key_value: KeyValue) -> Any:
-    """One attribute's value as JSON-ready Python: a captured credential header
-    (``http.request.header.authorization``, ...) keeps its key and loses its value, at any
-    depth (events, resources and nested lists too)."""
-    if is_credential_attribute(key_value.key):
+    """One attribute's value as JSON-ready Python, at any depth (events, resources and
+    nested lists too): a captured credential header (``http.request.header.authorization``,
+    ...) keeps its key and loses its value; a URL attribute (``url.full``, ...) or a captured
+    ``Referer`` / ``Location`` keeps its URL, with credential query parameters redacted."""
+    key = key_value.key
+    header = captured_header_name(key)
+    if header in CREDENTIAL_HEADERS:
         return REDACTED_HEADER
     value = key_value.value
     kind = value.WhichOneof("value")
-    if kind in SCALAR_KINDS:
-        return getattr(value, kind)
-    return any_value_to_python(value)
+    result = getattr(value, kind) if kind in SCALAR_KINDS else any_value_to_python(value)
+    if key in URL_KEYS:
+        return redact_url_attribute(key, result)
+    if header in URL_HEADERS:
+        return redact_header_urls(result)
+    return result
 
 
 def key_values_to_dict(key_values: Iterable[KeyValue]) -> dict[str, Any]:

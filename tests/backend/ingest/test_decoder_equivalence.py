@@ -3,7 +3,7 @@ the same output for every body, and both must survive hostile bodies.
 
 Hypothesis builds real ``ExportTraceServiceRequest``s with the opentelemetry-proto classes
 (every AnyValue kind, every promoted key with values of every type, credential headers,
-events, invalid spans, odd resources), plus arbitrary bytes, truncations and bit flips of
+URL attributes with credential query parameters, events, invalid spans, odd resources), plus arbitrary bytes, truncations and bit flips of
 valid bodies and hand-encoded deep nesting around protobuf's recursion limit. "Same" means:
 the same spans table (values, nulls, order), the same resources rows (as a set), the same
 rejected count and first error, and MalformedSpans for the same bodies.
@@ -11,6 +11,7 @@ rejected count and first error, and MalformedSpans for the same bodies.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,7 +33,12 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 
 from tests.backend.ingest.decoders import require_native_decoder
-from tokentrace.attributes import CREDENTIAL_HEADERS, HEADER_ATTRIBUTE_PREFIXES
+from tokentrace._redact import URL_ATTRIBUTES, redact_query, redact_url
+from tokentrace.attributes import (
+    CREDENTIAL_HEADERS,
+    CREDENTIAL_QUERY_PARAMS,
+    HEADER_ATTRIBUTE_PREFIXES,
+)
 from tokentrace_backend.ingest.decoding import SpansDecoder
 from tokentrace_backend.ingest.decoding_rules import PROMOTED
 from tokentrace_backend.ingest.errors import MalformedSpans
@@ -140,6 +146,9 @@ ODD_STRINGS = [
     "a?b",
     "?",
     "/search?api_key=secret&q=1",
+    "https://h/p?token=t1&q=1#key=f",
+    "a=1&access_token=t2",
+    "?%61pi_key=t3",
 ]
 STATUS_STRINGS = [" 200 ", "200", "2_00", "+200", "-200", "٢٠٠", "00200", "000200", "65535",
                   "65536", "0", "", " ", "\t404\n", "\x0b204\x0c", "\xa0200", "1e3", "200.0"]  # fmt: skip
@@ -240,9 +249,21 @@ def credential_keys(draw: st.DrawFn) -> str:
     return draw(st.sampled_from([key, key.replace("k", "\u212a"), key.replace("i", "\u0130")]))
 
 
+@st.composite
+def url_header_keys(draw: st.DrawFn) -> str:
+    """``http.request.header.referer``, ``http.response.header.location``, in any case."""
+    key = draw(st.sampled_from(HEADER_ATTRIBUTE_PREFIXES)) + draw(
+        st.sampled_from(["referer", "location"])
+    )
+    flips = draw(st.lists(st.booleans(), min_size=len(key), max_size=len(key)))
+    return "".join(char.upper() if flip else char for char, flip in zip(key, flips, strict=True))
+
+
 attribute_keys = st.one_of(
     st.sampled_from(sorted(PROMOTED)),
     credential_keys(),
+    st.sampled_from(URL_ATTRIBUTES),
+    url_header_keys(),
     st.sampled_from(
         [
             "plain",
@@ -451,6 +472,201 @@ def test_decoders_agree_on_scalars_everywhere(values: list[Any]) -> None:
         resource_spans=[ResourceSpans(resource=resource, scope_spans=[ScopeSpans(spans=[span])])]
     )
     assert_same_decoding(request.SerializeToString())
+
+
+# --- URL attributes: credential query parameters (the library's redact_url) -------------------
+
+PARAMS = CREDENTIAL_QUERY_PARAMS
+URL_CASES = {
+    "first": "https://api.example/orders?api_key=raw1&page=2",
+    "middle": "https://api.example/orders?page=2&token=raw2&sort=asc",
+    "last": "https://api.example/orders?page=2&access_token=raw3",
+    "repeated": "https://api.example/o?key=raw4&page=2&key=raw5&key=raw6",
+    "all-four": "/o?api_key=r1&access_token=r2&token=r3&key=r4",
+    "mixed-case": "https://api.example/o?API_KEY=raw7&Token=raw8&api_key=raw9",
+    "percent-encoded-name": "/o?api%5Fkey=raw10&%61ccess_token=raw11&%6B%65%79=raw12",
+    "lowercase-percent-hex": "/o?api%5fkey=raw13",
+    "plus-in-name": "/o?api+key=raw14&to+ken=raw15",
+    "invalid-percent": "/o?api%5key=raw16&%zzkey=raw17&key%=raw18&%E2%82=x",
+    "semicolon": "/o?page=2;api_key=raw19&q=1;token=raw20",
+    "semicolon-after-value": "/o?api_key=raw21;page=2",
+    "empty-value": "/o?api_key=&page=2",
+    "no-value": "/o?api_key&page=2",
+    "value-with-equals": "/o?token=a=b=c&page=2",
+    "no-query": "https://api.example/orders/7",
+    "empty-query": "https://api.example/orders?",
+    "fragment-after": "https://api.example/o?api_key=raw22&page=2#section",
+    "fragment-holds-a-param": "https://api.example/o?page=2#api_key=raw23",
+    "fragment-only": "https://api.example/o#token=raw24",
+    "two-question-marks": "/o?page=1?api_key=raw25&token=raw26",
+    "name-is-a-prefix": "/o?api_keys=raw27&tokens=raw28&xkey=raw29&key_=raw30",
+    "non-ascii": "/ö?päge=ü&api_key=räw31&%C3%A9=1",
+    "empty-pairs": "/o?&&api_key=raw32&&",
+    "only-a-value": "/o?=raw33",
+}
+QUERY_CASES = {name: url.partition("?")[2] for name, url in URL_CASES.items()} | {
+    "query-with-question-mark": "a=1?api_key=raw34&token=raw35",
+    "query-with-fragment": "token=raw36#key=raw37",
+}
+
+
+def _span_with(attributes: list[KeyValue], events: list[Span.Event] | None = None) -> Span:
+    return Span(
+        trace_id=b"\x01" * 16,
+        span_id=b"\x02" * 8,
+        start_time_unix_nano=REALISTIC_NS,
+        end_time_unix_nano=REALISTIC_NS + 1,
+        attributes=attributes,
+        events=events or [],
+    )
+
+
+def _string(text: str) -> AnyValue:
+    return AnyValue(string_value=text)
+
+
+def _strings(*texts: str) -> AnyValue:
+    return AnyValue(array_value=ArrayValue(values=[_string(text) for text in texts]))
+
+
+def _url_attributes(query: str, url: str) -> tuple[list[KeyValue], dict[str, Any]]:
+    """Every URL attribute and URL-valued captured header, and what each must be stored as
+    (the library's redaction of it)."""
+    headers = [
+        "http.request.header.referer",
+        "http.response.header.location",
+        "HTTP.Request.Header.Referer",
+        "http.response.header.LOCATION",
+    ]
+    pairs = [
+        KeyValue(key="url.query", value=_string(query)),
+        KeyValue(key="url.full", value=_string(url)),
+        KeyValue(key="http.url", value=_string(url)),
+        *(KeyValue(key=key, value=_strings(url, "/plain", url)) for key in headers),
+        KeyValue(key="http.request.header.referer_string", value=_string(url)),  # not a header
+        KeyValue(key="http.request.header.x-url", value=_strings(url)),  # not URL-valued
+    ]
+    expected: dict[str, Any] = {
+        "url.query": redact_query(query, PARAMS),
+        "url.full": redact_url(url, PARAMS),
+        "http.url": redact_url(url, PARAMS),
+        **{key: [redact_url(url, PARAMS), "/plain", redact_url(url, PARAMS)] for key in headers},
+        "http.request.header.referer_string": url,
+        "http.request.header.x-url": [url],
+    }
+    return pairs, expected
+
+
+@pytest.mark.parametrize("url", list(URL_CASES.values()), ids=list(URL_CASES))
+def test_decoders_redact_credential_params_in_url_attributes(url: str) -> None:
+    """Span attributes, event attributes, resource attributes and values nested in a kvlist:
+    both decoders store what the library's redact_url / redact_query give, and agree."""
+    query = url.partition("?")[2].partition("#")[0]
+    pairs, expected = _url_attributes(query, url)
+    path_and_query = "/" + url.partition("://")[2].partition("/")[2] if "://" in url else url
+    target = KeyValue(key="http.target", value=_string(path_and_query))
+    as_string_header = KeyValue(key="http.response.header.location", value=_string(url))
+    nested = KeyValue(
+        key="request", value=AnyValue(kvlist_value=KeyValueList(values=[*pairs, target]))
+    )
+    span = _span_with(pairs, events=[Span.Event(name="redirect", attributes=[*pairs, target])])
+    other = _span_with([target, as_string_header, nested])
+    resource = Resource(
+        attributes=[KeyValue(key="service.name", value=_string("svc")), *pairs, target]
+    )
+    request = ExportTraceServiceRequest(
+        resource_spans=[
+            ResourceSpans(resource=resource, scope_spans=[ScopeSpans(spans=[span, other])])
+        ]
+    )
+    body = request.SerializeToString()
+    assert_same_decoding(body)
+
+    decoded = decode_spans(body)  # the same as the native decoder's, asserted above
+    first, second = decoded.spans.to_pylist()
+    target_value = redact_url(target.value.string_value, PARAMS)
+    assert json.loads(first["attributes"]) == expected
+    (event,) = json.loads(first["events"])
+    assert event["attributes"] == {**expected, "http.target": target_value}
+    assert second["url_path"] == target.value.string_value.partition("?")[0]
+    assert json.loads(second["attributes"]) == {
+        "http.response.header.location": redact_url(url, PARAMS),
+        "request": {**expected, "http.target": target_value},
+    }
+    (resource_row,) = decoded.resources.to_pylist()
+    assert json.loads(resource_row["attributes"]) == {
+        "service.name": "svc",
+        **expected,
+        "http.target": target_value,
+    }
+
+
+@pytest.mark.parametrize("query", list(QUERY_CASES.values()), ids=list(QUERY_CASES))
+def test_decoders_redact_url_query_as_the_library_does(query: str) -> None:
+    span = _span_with([KeyValue(key="url.query", value=_string(query))])
+    body = ExportTraceServiceRequest(
+        resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=[span])])]
+    ).SerializeToString()
+    assert_same_decoding(body)
+    (row,) = decode_spans(body).spans.to_pylist()
+    assert json.loads(row["attributes"]) == {"url.query": redact_query(query, PARAMS)}
+
+
+def test_only_credential_values_change() -> None:
+    """The marker is the library's REDACTED; every other byte of the URL is kept."""
+    url = "https://api.example/o?page=2&api_key=raw&Token=x&%61pi_key=y;key=z&q=%20+#key=f"
+    span = _span_with([KeyValue(key="url.full", value=_string(url))])
+    body = ExportTraceServiceRequest(
+        resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=[span])])]
+    ).SerializeToString()
+    for decode in (decode_spans, decode_spans_native):
+        (row,) = decode(body).spans.to_pylist()
+        assert json.loads(row["attributes"])["url.full"] == (
+            "https://api.example/o?page=2&api_key=REDACTED&Token=x&%61pi_key=REDACTED&q=%20+#key=f"
+        )
+
+
+query_names = st.one_of(
+    st.sampled_from(sorted(PARAMS)),
+    st.sampled_from(["API_KEY", "Token", "api%5Fkey", "%6Bey", "to+ken", "api_keys", "page", ""]),
+    st.text(alphabet="ak_%5fF+=;?#&ey", max_size=8),
+    st.text(max_size=6),
+)
+query_values = st.one_of(st.sampled_from(["raw", "", "a=b", "%20", "é"]), st.text(max_size=6))
+
+
+@st.composite
+def urls(draw: st.DrawFn) -> str:
+    pairs = draw(
+        st.lists(
+            st.one_of(
+                st.tuples(query_names, query_values).map("=".join),
+                query_names,  # no "="
+            ),
+            max_size=6,
+        )
+    )
+    separators = draw(st.lists(st.sampled_from(["&", "&", ";"]), min_size=len(pairs)))
+    query = "".join(sep + pair for sep, pair in zip(separators, pairs, strict=False))[1:]
+    base = draw(st.sampled_from(["https://api.example/o", "/o", "", "/a?b"]))
+    fragment = draw(st.sampled_from(["", "#", "#key=f", "#a?token=x"]))
+    return base + draw(st.sampled_from(["?", "?", ""])) + query + fragment
+
+
+@EQUIVALENCE
+@given(urls())
+def test_decoders_agree_on_generated_urls(url: str) -> None:
+    query = url.partition("?")[2].partition("#")[0]
+    pairs, expected = _url_attributes(query, url)
+    target = KeyValue(key="http.target", value=_string(url))
+    span = _span_with([*pairs, target], events=[Span.Event(name="e", attributes=pairs)])
+    body = ExportTraceServiceRequest(
+        resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=[span])])]
+    ).SerializeToString()
+    assert_same_decoding(body)
+    (row,) = decode_spans(body).spans.to_pylist()
+    assert json.loads(row["attributes"]) == expected
+    assert json.loads(row["events"])[0]["attributes"] == expected
 
 
 # --- hand-encoded protobuf, for what the generated classes cannot build ----------------------

@@ -232,3 +232,57 @@ def test_no_raw_token_reaches_the_database_file(
     # (The search reaches where a leak would be: the redacted values are found.)
     redacted = {where for where, _ in stored_secrets(server.db_path, ["REDACTED"])}
     assert {"spans.attributes", "spans.events"} <= redacted
+
+
+@pytest.mark.parametrize("decoder", ["native", "python"])
+def test_raw_tokens_in_urls_of_an_app_without_tokentrace_are_redacted(
+    start_server: Callable[..., ServeProcess], decoder: str
+) -> None:
+    """An app without tokentrace (the SDK's exporter, no tokentrace span processor) whose
+    spans carry raw tokens in URL attributes and in captured ``Referer`` / ``Location``
+    headers: the backend stores the URLs with the library's ``REDACTED`` for the tokens."""
+    if decoder == "native":
+        require_native_decoder()
+    server = start_server({"TOKENTRACE_DECODER": decoder})
+    raw = ("uk_full_raw_7d21e9", "uk_query_raw_0c55aa", "uk_referer_raw_b3f1", "uk_loc_raw_9e04")
+    full = f"https://api.example/orders?api_key={raw[0]}&page=2"
+    provider = TracerProvider(resource=Resource.create({"service.name": "plain", "http.url": full}))
+    provider.add_span_processor(
+        SimpleSpanProcessor(OTLPSpanExporter(endpoint=server.traces_url, timeout=10))
+    )
+    tracer = provider.get_tracer("no-tokentrace")
+    with tracer.start_as_current_span(
+        "GET /orders",
+        kind=SpanKind.SERVER,
+        attributes={
+            "url.full": full,
+            "url.query": f"page=2&token={raw[1]}",
+            "http.target": f"/orders?access_token={raw[1]}",
+            "http.request.header.referer": [f"https://app.example/back?key={raw[2]}"],
+            "http.response.header.location": [f"/login?next=%2F&api_key={raw[3]}#top"],
+        },
+    ) as span:
+        span.add_event("redirect", {"http.url": full})
+    provider.shutdown()
+    assert server.stop() == 0
+
+    assert stored_secrets(server.db_path, raw) == []
+    for value in raw:
+        assert value not in server.log()
+    ((url_path, attributes, events),) = server.query(
+        "SELECT url_path, attributes, events FROM spans"
+    )
+    assert url_path == "/orders"
+    assert json.loads(str(attributes)) == {
+        "url.full": "https://api.example/orders?api_key=REDACTED&page=2",
+        "url.query": "page=2&token=REDACTED",
+        "http.request.header.referer": ["https://app.example/back?key=REDACTED"],
+        "http.response.header.location": ["/login?next=%2F&api_key=REDACTED#top"],
+    }
+    assert json.loads(str(events))[0]["attributes"] == {
+        "http.url": "https://api.example/orders?api_key=REDACTED&page=2"
+    }
+    ((resource,),) = server.query("SELECT attributes FROM resources")
+    assert json.loads(str(resource))["http.url"] == (
+        "https://api.example/orders?api_key=REDACTED&page=2"
+    )
