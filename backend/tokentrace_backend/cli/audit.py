@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tokentrace import SettingsError
 from tokentrace.cli import Subparsers
@@ -121,6 +122,12 @@ def _key_path(arguments: argparse.Namespace) -> Path:
     return AuditSettings.resolve(arguments.db or default_db_path()).key_path
 
 
+def _signing_key(arguments: argparse.Namespace) -> Ed25519PrivateKey | None:
+    """The audit trail's private key, when its file exists: what signs a checkpoint."""
+    key_file = _key_path(arguments)
+    return load_private_key(key_file) if key_file.is_file() else None
+
+
 def run_verify(arguments: argparse.Namespace) -> int:
     command = "audit verify"
     try:
@@ -158,8 +165,7 @@ def run_export(arguments: argparse.Namespace) -> int:
     if arguments.format == "parquet" and arguments.output is None:
         return _fail(command, "--format parquet needs --output FILE")
     try:
-        key_file = _key_path(arguments)
-        key = load_private_key(key_file) if key_file.is_file() else None
+        key = _signing_key(arguments)
     except (SettingsError, AuditKeyError) as error:
         return _fail(command, str(error))
     database = _open(command, arguments)
@@ -209,8 +215,7 @@ def run_erase(arguments: argparse.Namespace) -> int:
     if len(token_id) != _ID_CHARS or any(char not in "0123456789abcdef" for char in token_id):
         return _fail(command, "TOKEN_ID must be 32 hex characters (tokentrace hash)")
     try:
-        key_file = _key_path(arguments)
-        key = load_private_key(key_file) if key_file.is_file() else None
+        key = _signing_key(arguments)
     except (SettingsError, AuditKeyError) as error:
         return _fail(command, str(error))
     database = _open(command, arguments)
