@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from enum import StrEnum
 
 import httpx
 import pytest
 
 from tests.loopback import serve_asgi
+from tokentrace.attributes import AuthOutcome
 from tokentrace_backend.api import create_api_app
+from tokentrace_backend.audit import RecordKind
 from tokentrace_backend.dashboard import STATIC_DIR
+from tokentrace_backend.detect import AnomalyKind
 from tokentrace_backend.storage import Database
 
 OUR_SCRIPTS = sorted((STATIC_DIR / "js").rglob("*.js"))
@@ -97,3 +101,25 @@ def test_the_vendored_chart_library_keeps_its_licence() -> None:
     assert "MIT" in licence or "Permission is hereby granted" in licence
     readme = (STATIC_DIR / "vendor" / "README.md").read_text("utf-8")
     assert "1.6.32" in readme
+
+
+def _js_list(script: str, name: str) -> list[str]:
+    text = (STATIC_DIR / "js" / script).read_text("utf-8")
+    match = re.search(rf"const {name} = \[(.*?)\];", text, re.DOTALL)
+    assert match is not None, (script, name)
+    return re.findall(r'"([^"]+)"', match.group(1))
+
+
+@pytest.mark.parametrize(
+    ("script", "name", "vocabulary"),
+    [
+        ("views/findings.js", "KINDS", AnomalyKind),
+        ("views/audit.js", "KINDS", RecordKind),
+        ("views/tokens.js", "OUTCOMES", AuthOutcome),
+    ],
+)
+def test_the_filters_offer_the_backends_whole_vocabulary(
+    script: str, name: str, vocabulary: type[StrEnum]
+) -> None:
+    # The page's filter lists are written out in JS; a kind added in Python must show.
+    assert _js_list(script, name) == [member.value for member in vocabulary]
