@@ -17,7 +17,7 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import TextIO
 
 import duckdb
@@ -27,6 +27,7 @@ from tokentrace import SettingsError
 from tokentrace_backend.alerts import AlertDispatcher, AlertRule, DeliveryPolicy, load_rules
 from tokentrace_backend.api import create_api_app
 from tokentrace_backend.audit import (
+    APPEND_LOCK,
     AuditFollower,
     AuditKeyError,
     RecordKind,
@@ -75,12 +76,8 @@ async def serve(settings: ServeSettings, out: TextIO = sys.stdout) -> None:
     rules = load_rules(settings.alerts.rules_path) if settings.alerts.rules_path else ()
     decoder = choose_decoder(settings.ingest.decoder, settings.ingest.decode_workers)
     auditor = _audit_follower(settings)  # a bad key file stops the start too
-    database = Database(
-        settings.db_path,
-        memory_limit=settings.duckdb_memory_limit,
-        checkpoint_threshold=settings.duckdb_checkpoint_threshold,
-        threads=settings.duckdb_threads,
-    )
+    database = _open_database(settings)
+    APPEND_LOCK.bind(database.cluster_lock("audit-append"))  # lake: shared by the nodes
     journal = IngestJournal(journal_path(settings.db_path)) if settings.ingest.journal else None
     writer = SpanWriter(
         database,
@@ -93,8 +90,8 @@ async def serve(settings: ServeSettings, out: TextIO = sys.stdout) -> None:
     decoders = DecodePool(decoder)
     dispatcher = _alert_dispatcher(database, rules, settings)
     countries = CountryLookup(settings.geoip_db) if settings.geoip_db else None
+    leader_work = asyncio.create_task(_when_leading(database, dispatcher.start))
     try:
-        dispatcher.start()
         decoders.start()
         counters = IngestCounters()
         otlp_app = create_otlp_app(writer, settings.ingest, decoders, counters)
@@ -106,9 +103,10 @@ async def serve(settings: ServeSettings, out: TextIO = sys.stdout) -> None:
             span_counter=writer,
             alert_rules=rules,
             detection=Detection(countries=countries),
-            followers=[_retention(database, settings)],
+            followers=[_retention(database, settings), database.maintain],
             audit=auditor,
             dropped_requests=counters,
+            leads=database.leads,
         )
         servers = [
             _QuietSignalsServer(_config(otlp_app, settings.host, settings.otlp_port, "off")),
@@ -126,7 +124,9 @@ async def serve(settings: ServeSettings, out: TextIO = sys.stdout) -> None:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(signum, stop)
         tasks = [asyncio.create_task(server.serve()) for server in servers]
-        await _announce_when_started(servers, tasks, settings, decoder, out)
+        await _announce_when_started(
+            servers, tasks, settings, decoder, description=database.describe(), out=out
+        )
         if auditor.key is not None:
             print(
                 f"audit trail checkpoints signed with Ed25519 public key "
@@ -137,6 +137,7 @@ async def serve(settings: ServeSettings, out: TextIO = sys.stdout) -> None:
             )
         await asyncio.gather(*tasks)
     finally:
+        leader_work.cancel()
         dispatcher.stop()
         if countries is not None:
             countries.close()
@@ -145,6 +146,38 @@ async def serve(settings: ServeSettings, out: TextIO = sys.stdout) -> None:
         with contextlib.suppress(Exception):
             database.checkpoint()
         database.close()
+
+
+def _open_database(settings: ServeSettings) -> Database:
+    """The embedded DuckDB file, or in lake mode the shared lake (imported only then: it
+    needs the ``tokentrace[lake]`` extra)."""
+    if settings.lake is None:
+        return Database(
+            settings.db_path,
+            memory_limit=settings.duckdb_memory_limit,
+            checkpoint_threshold=settings.duckdb_checkpoint_threshold,
+            threads=settings.duckdb_threads,
+        )
+    try:
+        from tokentrace_backend.storage.lake import LakeDatabase, LakeLocation
+        from tokentrace_backend.storage.lake.location import LakeLocationError
+    except ImportError as error:
+        raise SettingsError(f"lake mode needs tokentrace[lake] ({error})") from None
+    try:
+        location = LakeLocation.parse(settings.lake.catalog, settings.lake.data_path)
+    except LakeLocationError as error:
+        raise SettingsError(str(error)) from None
+    return LakeDatabase(
+        location, memory_limit=settings.duckdb_memory_limit, threads=settings.duckdb_threads
+    )
+
+
+async def _when_leading(database: Database, start: Callable[[], None]) -> None:
+    """Call ``start`` (in a thread) once this process leads: at once for a file, when the
+    lake's leader lock is ours for a node."""
+    while not await asyncio.to_thread(database.leads):
+        await asyncio.sleep(1.0)
+    await asyncio.to_thread(start)
 
 
 def _audit_follower(settings: ServeSettings) -> AuditFollower:
@@ -223,6 +256,8 @@ async def _announce_when_started(
     tasks: list[asyncio.Task[None]],
     settings: ServeSettings,
     decoder: DecoderChoice,
+    *,
+    description: str,
     out: TextIO,
 ) -> None:
     """Print the start-up line once both servers listen (or return if one failed)."""
@@ -237,7 +272,7 @@ async def _announce_when_started(
     print(
         f"tokentrace backend ready: OTLP/HTTP on {_url(settings.host, otlp_port)}"
         f"{TRACES_PATH}, API on {_url(settings.host, api_port)}/api "
-        f"(database {settings.db_path}, {decoder.name} span decoder)",
+        f"({description}, {decoder.name} span decoder)",
         file=out,
         flush=True,
     )

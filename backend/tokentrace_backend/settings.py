@@ -142,7 +142,14 @@ TOKENTRACE_AUDIT_CHECKPOINT_SECONDS: Final = "TOKENTRACE_AUDIT_CHECKPOINT_SECOND
 """How often the server signs a checkpoint of the audit trail while records arrive
 (default 60), and always when it stops."""
 
+TOKENTRACE_CATALOG: Final = "TOKENTRACE_CATALOG"
+"""Lake mode: the PostgreSQL catalog (``postgresql://USER@HOST:PORT/DB``) of a DuckLake that
+several ``tokentrace serve`` nodes share, with ``TOKENTRACE_DATA_PATH`` (docs/production.md)."""
+TOKENTRACE_DATA_PATH: Final = "TOKENTRACE_DATA_PATH"
+"""Lake mode: the directory, shared by the nodes, that holds the lake's Parquet files."""
+
 DEFAULT_DB_PATH: Final = Path("tokentrace.duckdb")
+LAKE_AUDIT_KEY_NAME: Final = "tokentrace"  # <data path>/tokentrace.audit-key in lake mode
 AUDIT_KEY_SUFFIX: Final = ".audit-key"
 DECODER_CHOICES: Final = ("auto", "native", "python")
 CLIENT_IP_CHOICES: Final = ("keep", "truncate", "drop")
@@ -364,6 +371,35 @@ def audit_key_path(db_path: Path) -> Path:
 
 
 @dataclass(frozen=True)
+class LakeSettings:
+    """Lake mode's catalog URL and data path (checked by ``storage.lake.LakeLocation``)."""
+
+    catalog: str
+    data_path: str
+
+    @classmethod
+    def resolve(
+        cls,
+        catalog: str | None = None,
+        data_path: str | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> LakeSettings | None:
+        """``--catalog`` / ``--data-path`` first, then ``TOKENTRACE_CATALOG`` /
+        ``TOKENTRACE_DATA_PATH``; None (embedded mode) when neither is set."""
+        env = os.environ if environ is None else environ
+        catalog = catalog or env.get(TOKENTRACE_CATALOG) or None
+        data_path = data_path or env.get(TOKENTRACE_DATA_PATH) or None
+        if catalog is None and data_path is None:
+            return None
+        if catalog is None or data_path is None:
+            raise SettingsError(
+                f"lake mode needs both --catalog ({TOKENTRACE_CATALOG}) and --data-path "
+                f"({TOKENTRACE_DATA_PATH})"
+            )
+        return cls(catalog=catalog, data_path=data_path)
+
+
+@dataclass(frozen=True)
 class ServeSettings:
     """Everything ``tokentrace serve`` needs to start."""
 
@@ -380,6 +416,7 @@ class ServeSettings:
     geoip_db: Path | None = None
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     audit: AuditSettings | None = None  # None: <db>.audit-key, by default
+    lake: LakeSettings | None = None  # lake mode: the tables in a shared DuckLake
 
     @classmethod
     def resolve(
@@ -394,6 +431,8 @@ class ServeSettings:
         client_ip: str | None = None,
         retention: str | None = None,
         rollup_retention: str | None = None,
+        catalog: str | None = None,
+        data_path: str | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> ServeSettings:
         """Validated settings from the command line's values and the environment.
@@ -412,6 +451,9 @@ class ServeSettings:
                 f"{TOKENTRACE_API_KEY}: set it, or pass --allow-unauthenticated"
             )
         ingest = _ingest_settings(environ, client_ip)
+        lake = LakeSettings.resolve(catalog, data_path, environ)
+        if lake is not None:  # a node acknowledges what the lake holds: no local journal
+            ingest = replace(ingest, journal=False)
         if (
             not is_loopback(host)
             and ingest.ingest_key is None
@@ -450,7 +492,13 @@ class ServeSettings:
             alerts=AlertSettings.resolve(alerts_path, environ),
             geoip_db=_geoip_db(os.environ if environ is None else environ),
             retention=RetentionSettings.resolve(retention, rollup_retention, environ),
-            audit=AuditSettings.resolve(db_path or default_db_path(environ), environ),
+            audit=AuditSettings.resolve(
+                Path(lake.data_path) / LAKE_AUDIT_KEY_NAME
+                if lake is not None
+                else db_path or default_db_path(environ),
+                environ,
+            ),
+            lake=lake,
         )
 
 

@@ -55,6 +55,7 @@ def create_api_app(
     followers: Sequence[Callable[[duckdb.DuckDBPyConnection], object]] = (),
     audit: AuditFollower | None = None,
     dropped_requests: DropCounter | None = None,
+    leads: Callable[[], bool] | None = None,
 ) -> FastAPI:
     """The FastAPI app serving ``/api/*`` and the dashboard at ``/`` (``dashboard``).
 
@@ -85,6 +86,10 @@ def create_api_app(
     ``followers`` run after the detectors and the audit follower, in the stages' thread
     beside the refresh (the retention job, ``server.py``; ``derived.background``).
 
+    ``leads`` (lake mode: ``database.leads``) says whether this node runs the refresh,
+    the detectors, the audit follower and the ``followers``; every node answers from the
+    tables the leader derives.
+
     ``clock`` (unix nanoseconds) is the API's now for the lifecycle: the default time of a
     registered event and the instant the lifecycle states are evaluated at.
 
@@ -110,7 +115,9 @@ def create_api_app(
             schedule,
             ingest_activity,
             followers=[metrics.note_refresh],
-            stages=[detector.follow, auditor.catch_up, *followers, feed.note],
+            stages=[detector.follow, auditor.catch_up, *followers],
+            observers=[feed.note],
+            leads=leads,
         )
         refresher.start()
         try:
@@ -118,9 +125,10 @@ def create_api_app(
         finally:
             feed.close()
             refresher.stop()
-            with database.reader() as cursor:  # sign what the last rounds recorded
-                auditor.catch_up(cursor)
-                auditor.checkpoint(cursor)
+            if leads is None or leads():
+                with database.reader() as cursor:  # sign what the last rounds recorded
+                    auditor.catch_up(cursor)
+                    auditor.checkpoint(cursor)
 
     app = FastAPI(
         title="tokentrace correlation API",

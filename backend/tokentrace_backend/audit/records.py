@@ -15,15 +15,15 @@ A body is a JSON object of strings, integers, booleans, nulls, lists and objects
 floats: their text is not canonical), encoded with sorted keys, no whitespace and UTF-8
 (``ensure_ascii`` off). Raw tokens never go into a record, only token ids.
 
-Appends are serialised by :data:`APPEND_LOCK` (one process holds the file): take it, with
-the transaction that does the audited action, through :func:`audit_transaction`.
+Appends are serialised by :data:`APPEND_LOCK`: take it, with the transaction that does the
+audited action, through :func:`audit_transaction`. One process holds a database file; the
+nodes of a lake share the lock through PostgreSQL (the server binds it, ``storage.cluster``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -33,10 +33,12 @@ from typing import Any, Final
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
 
+from tokentrace_backend.storage.cluster import ClusterLock
+
 GENESIS_HASH: Final = "0" * 64
 REDACTED_PREFIX: Final = "redacted:"
 
-APPEND_LOCK: Final = threading.RLock()
+APPEND_LOCK: Final = ClusterLock("audit-append")
 """Serialises appends (each reads the chain's head). Taken before ``DerivedTables.exclusive``
 wherever both are held."""
 

@@ -61,7 +61,11 @@ def load_or_create_private_key(path: Path) -> tuple[Ed25519PrivateKey, bool]:
         serialization.NoEncryption(),
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another node of a lake, starting at the same time, made it
+        time.sleep(0.5)  # time for its one write
+        return load_private_key(path), False
     with os.fdopen(descriptor, "wb") as file:
         file.write(pem)
     return key, True

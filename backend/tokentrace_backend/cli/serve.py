@@ -18,7 +18,9 @@ from tokentrace_backend.settings import (
     DEFAULT_ROLLUP_RETENTION,
     TOKENTRACE_ALERTS,
     TOKENTRACE_API_KEY,
+    TOKENTRACE_CATALOG,
     TOKENTRACE_CLIENT_IP,
+    TOKENTRACE_DATA_PATH,
     TOKENTRACE_RETENTION,
     TOKENTRACE_ROLLUP_RETENTION,
     ServeSettings,
@@ -83,6 +85,21 @@ def add_commands(subparsers: Subparsers) -> None:
         help=f"keep the daily per-token roll-ups this long "
         f"(default: ${TOKENTRACE_ROLLUP_RETENTION} or {DEFAULT_ROLLUP_RETENTION})",
     )
+    parser.add_argument(
+        "--catalog",
+        default=None,
+        metavar="URL",
+        help=f"lake mode: the PostgreSQL catalog of a DuckLake shared with other nodes, "
+        f"postgresql://USER@HOST:PORT/DB (default: ${TOKENTRACE_CATALOG}; "
+        f"needs tokentrace[lake], docs/production.md)",
+    )
+    parser.add_argument(
+        "--data-path",
+        default=None,
+        metavar="DIR",
+        help=f"lake mode: the shared directory of the lake's Parquet files "
+        f"(default: ${TOKENTRACE_DATA_PATH})",
+    )
     parser.set_defaults(func=run_serve)
 
 
@@ -99,6 +116,8 @@ def run_serve(arguments: argparse.Namespace) -> int:
             client_ip=arguments.client_ip,
             retention=arguments.retention,
             rollup_retention=arguments.rollup_retention,
+            catalog=arguments.catalog,
+            data_path=arguments.data_path,
         )
     except SettingsError as error:
         print(f"tokentrace serve: {error}", file=sys.stderr)
@@ -111,6 +130,11 @@ def run_serve(arguments: argparse.Namespace) -> int:
         asyncio.run(serve(settings))
     except duckdb.IOException as error:  # typically: another process holds the file's lock
         print(f"tokentrace serve: cannot open {settings.db_path}: {error}", file=sys.stderr)
+        return 1
+    except RuntimeError as error:
+        if type(error).__name__ != "LakeUnavailable":  # storage.lake: no catalog, no extension
+            raise
+        print(f"tokentrace serve: {error}", file=sys.stderr)
         return 1
     except SettingsError as error:  # found while starting (TOKENTRACE_DECODER=native, say)
         print(f"tokentrace serve: {error}", file=sys.stderr)

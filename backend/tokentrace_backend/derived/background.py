@@ -101,6 +101,11 @@ class BackgroundRefresh:
     of their own, every ``STAGE_INTERVAL_SECONDS``, in order: run after each refresh in
     its thread, they delayed the next one (at 80 k spans/s the freshness lag went from
     ~1 s to ~4.5 s). A follower or stage that fails is logged and retried at the next round.
+
+    With ``leads`` (lake mode: whether this node is the lake's leader, ``storage.lake``),
+    the refresh, its followers and the stages run only while it returns True: the tables
+    are derived once per lake, and every node reads them. The ``observers`` (read-only:
+    the dashboards' change feed) run after the stages on every node, leader or not.
     """
 
     def __init__(
@@ -112,6 +117,8 @@ class BackgroundRefresh:
         *,
         followers: Sequence[Callable[[duckdb.DuckDBPyConnection], object]] = (),
         stages: Sequence[Callable[[duckdb.DuckDBPyConnection], object]] = (),
+        observers: Sequence[Callable[[duckdb.DuckDBPyConnection], object]] = (),
+        leads: Callable[[], bool] | None = None,
     ) -> None:
         self._database = database
         self._derived = derived
@@ -119,6 +126,8 @@ class BackgroundRefresh:
         self._activity = activity
         self._followers = tuple(followers)
         self._stages = tuple(stages)
+        self._observers = tuple(observers)
+        self._leads = leads
         self._refreshed = threading.Event()  # set by each refresh, taken by the stages
         self._poll = min(POLL_SECONDS, schedule.interval)
         self._stop = threading.Event()
@@ -127,7 +136,7 @@ class BackgroundRefresh:
 
     def start(self) -> None:
         self._thread.start()
-        if self._stages:
+        if self._stages or self._observers:
             self._stage_thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -145,15 +154,23 @@ class BackgroundRefresh:
             self._refreshed.clear()
             if self._stop.wait(STAGE_INTERVAL_SECONDS):
                 return
+            stages = self._stages if self._leading() else ()
             try:
                 with self._database.reader() as cursor:
-                    for stage in self._stages:
+                    for stage in (*stages, *self._observers):
                         try:
                             stage(cursor)
                         except Exception:  # the others go on; this one retries next round
                             logger.exception("%s failed", stage)
             except Exception:
                 logger.exception("the stages after the refresh failed")
+
+    def _leading(self) -> bool:
+        try:
+            return self._leads is None or self._leads()
+        except Exception:  # the catalog is away: do nothing that would write
+            logger.exception("cannot tell whether this node leads")
+            return False
 
     def _run(self) -> None:
         while not self._stop.wait(self._poll):
@@ -162,6 +179,10 @@ class BackgroundRefresh:
                 continue
             limit = None if self._schedule.is_idle(idle) else self._schedule.busy_slice_spans
             started = time.monotonic()
+            if not self._leading():  # another node derives; the observers still look
+                self._refreshed.set()
+                self._schedule.record(started, time.monotonic())
+                continue
             try:
                 with self._database.reader() as cursor:
                     self._derived.catch_up(cursor, compact=True, max_spans=limit)

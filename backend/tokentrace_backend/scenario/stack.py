@@ -73,6 +73,9 @@ class Backend:
     name: str = "backend"  # of its log file, <log_dir>/<name>.log
     process: ManagedProcess | None = None
     args: list[str] = field(default_factory=list)  # more options of ``tokentrace serve``
+    # The ``tokentrace`` command to run (default: this environment's). A lake node runs the
+    # one of an environment with the ``tokentrace[lake]`` extra.
+    command: list[str] | None = None
 
     @property
     def api_url(self) -> str:
@@ -88,7 +91,7 @@ class Backend:
         """Start (or restart, same ports and database) and wait until both ports answer."""
         if self.process is None:
             argv = [
-                *tokentrace_command(),
+                *(self.command or tokentrace_command()),
                 "serve",
                 "--db",
                 str(self.db_path),

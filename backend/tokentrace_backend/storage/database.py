@@ -10,6 +10,8 @@ from typing import Protocol
 
 import duckdb
 
+from tokentrace_backend.storage.batch_numbering import BatchNumbering, LocalBatchNumbering
+from tokentrace_backend.storage.cluster import RemoteLock
 from tokentrace_backend.storage.journal import journal_path
 from tokentrace_backend.storage.migrations import apply_migrations
 
@@ -38,6 +40,9 @@ class Database:
     DuckDB wants one connection per process; threads each take a ``cursor()`` of it. All
     writes go through the single :class:`~tokentrace_backend.storage.writer.SpanWriter`;
     everything else reads through :meth:`reader`.
+
+    :class:`~tokentrace_backend.storage.lake.LakeDatabase` is the same for a lake that
+    several processes share; the methods below say what differs between the two.
     """
 
     def __init__(
@@ -59,10 +64,31 @@ class Database:
             config["checkpoint_threshold"] = checkpoint_threshold
         if threads is not None:
             config["threads"] = threads
-        self._connection = duckdb.connect(str(self.path), config=config)
+        self._adopt(duckdb.connect(str(self.path), config=config))
+        apply_migrations(self._connection)
+
+    def _adopt(self, connection: duckdb.DuckDBPyConnection) -> None:
+        self._connection = connection
         self._closed = False
         self._lock = threading.Lock()
-        apply_migrations(self._connection)
+
+    def describe(self) -> str:
+        """Where the data is, for the start-up line and errors."""
+        return f"database {self.path}"
+
+    def leads(self) -> bool:
+        """Whether this process runs the work done once per database: deriving,
+        detecting, alerting, the audit follower, retention. Always, for a file."""
+        return True
+
+    def batch_numbering(self) -> BatchNumbering:
+        """How the writer numbers its commits (one writer: a counter)."""
+        return LocalBatchNumbering()
+
+    def cluster_lock(self, name: str) -> RemoteLock | None:
+        """The lock ``name`` shared with other processes; None when this process is the
+        only one (``storage.cluster``)."""
+        return None
 
     @contextmanager
     def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -84,6 +110,10 @@ class Database:
         """Fold the write-ahead log into the database file."""
         with self.reader() as cursor:
             cursor.execute("CHECKPOINT")
+
+    def maintain(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        """Periodic upkeep, a stage of the background refresh: nothing for a file (DuckDB
+        checkpoints it by itself)."""
 
     def close(self) -> None:
         """Close the connection (idempotent). Committed data is already durable."""

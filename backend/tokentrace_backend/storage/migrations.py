@@ -8,6 +8,7 @@ the previous version rather than half-migrated.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 
@@ -49,9 +50,34 @@ def migration_files() -> list[Migration]:
     return found
 
 
-def apply_migrations(connection: duckdb.DuckDBPyConnection) -> list[int]:
-    """Apply the migrations this database has not seen yet; returns the versions applied."""
-    connection.execute(_CREATE_VERSION_TABLE)
+# What a DuckLake table cannot have (lake mode, storage/lake): key and unique constraints,
+# sequences, and SET NOT NULL on a column added in the same migration. The keys document
+# and check the embedded file; in a lake the code that writes keeps them unique (one
+# writer per table, or MERGE), and the ids the sequences gave are drawn by their one writer.
+_LAKE_DROPPED = (
+    re.compile(r",\s*PRIMARY KEY\s*\([^)]*\)"),  # a table's composite key
+    re.compile(r"\s+PRIMARY KEY\b"),
+    re.compile(r"\s+UNIQUE\b"),
+    re.compile(r"CREATE SEQUENCE [^;]*;"),
+    re.compile(r"\s+DEFAULT nextval\('[^']*'\)"),
+    re.compile(r"ALTER TABLE \w+ ALTER COLUMN \w+ SET NOT NULL;"),
+)
+
+
+def lake_dialect(sql: str) -> str:
+    """``sql`` without what DuckLake does not support (see ``_LAKE_DROPPED``)."""
+    for pattern in _LAKE_DROPPED:
+        sql = pattern.sub("", sql)
+    return sql
+
+
+def apply_migrations(
+    connection: duckdb.DuckDBPyConnection, dialect: Callable[[str], str] | None = None
+) -> list[int]:
+    """Apply the migrations this database has not seen yet; returns the versions applied.
+    ``dialect`` rewrites each statement first (``lake_dialect`` for a lake)."""
+    rewrite = dialect or (lambda sql: sql)
+    connection.execute(rewrite(_CREATE_VERSION_TABLE))
     rows = connection.execute("SELECT version FROM schema_version").fetchall()
     done = {int(row[0]) for row in rows}
     applied: list[int] = []
@@ -60,7 +86,7 @@ def apply_migrations(connection: duckdb.DuckDBPyConnection) -> list[int]:
             continue
         connection.execute("BEGIN TRANSACTION")
         try:
-            connection.execute(migration.sql)
+            connection.execute(rewrite(migration.sql))
             connection.execute(
                 "INSERT INTO schema_version (version, name) VALUES (?, ?)",
                 [migration.version, migration.name],

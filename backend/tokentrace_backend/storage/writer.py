@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
 
+from tokentrace_backend.storage.conflicts import retry_on_conflict
 from tokentrace_backend.storage.database import Database
 from tokentrace_backend.storage.journal import (
     IngestJournal,
@@ -45,12 +46,15 @@ DEFAULT_GATHER_SECONDS = 0.02
 
 # The writer's statements. Each commit inserts one Arrow table of decoded spans (registered
 # as incoming_spans) stamped with the commit's batch number, and the resources first seen in
-# it (the writer skips ids it already knows).
+# it: the writer skips ids it already knows, and the statement those another node of a lake
+# stored meanwhile (its commits and ours are serialised by the batch numbering).
 _INSERT_SPANS = (
     "INSERT INTO spans BY NAME SELECT *, CAST(? AS UBIGINT) AS batch_id FROM incoming_spans"
 )
-_INSERT_RESOURCES = "INSERT OR IGNORE INTO resources BY NAME SELECT * FROM incoming_resources"
-_LAST_BATCH_ID = "SELECT coalesce(max(batch_id), 0) FROM spans"  # where the numbering resumes
+_INSERT_RESOURCES = (
+    "INSERT INTO resources BY NAME SELECT * FROM incoming_resources"
+    " WHERE resource_id NOT IN (SELECT resource_id FROM resources)"
+)
 _KNOWN_RESOURCE_IDS = "SELECT resource_id FROM resources"
 _JOURNAL_POSITION = "SELECT position FROM ingest_journal"
 _RECORD_POSITION = "UPDATE ingest_journal SET position = ?"
@@ -117,7 +121,7 @@ class SpanWriter:
         self._closing = False
         self._thread = threading.Thread(target=self._run, name="tokentrace-span-writer")
         self._known_resources: set[int] = set()
-        self._batch_id = 0
+        self._numbering = database.batch_numbering()
         self._last_finished = time.monotonic()
         self._appended_position = 0  # of the last journal record appended
         self._committed_position = 0  # of the last one DuckDB holds
@@ -128,8 +132,7 @@ class SpanWriter:
     def start(self) -> None:
         """Resume the batch numbering, replay what the journal holds beyond the last commit,
         and start the writer thread."""
-        row = self._cursor.execute(_LAST_BATCH_ID).fetchone()
-        self._batch_id = int(row[0]) if row else 0
+        self._numbering.start(self._cursor)
         ids = self._cursor.execute(_KNOWN_RESOURCE_IDS).fetchall()
         self._known_resources = {int(resource_id) for (resource_id,) in ids}
         if self._journal is not None:
@@ -310,10 +313,29 @@ class SpanWriter:
 
     def _commit(self, batch: list[DecodedSpans], journal_position: int = 0) -> int:
         """Write one group in one transaction, with how far into the journal it reaches;
-        returns its batch id once committed."""
+        returns its batch id once committed. A transaction that loses a write conflict
+        (with retention deleting, say) is run again, under a new batch number."""
         spans = pa.concat_tables([decoded.spans for decoded in batch])
         resources = self._new_resources(batch)
-        batch_id = self._batch_id + 1
+
+        def transaction() -> int:
+            with self._numbering.next_batch() as batch_id:
+                self._write(spans, resources, batch_id, journal_position)
+            return batch_id
+
+        batch_id = retry_on_conflict(transaction, what="a commit of spans")
+        if journal_position and self._journal is not None:
+            self._committed_position = journal_position
+            self._journal.release(journal_position)
+        if resources is not None:
+            self._known_resources.update(resources.column("resource_id").to_pylist())
+        self.batches_written += 1
+        self.spans_written += spans.num_rows
+        return batch_id
+
+    def _write(
+        self, spans: pa.Table, resources: pa.Table | None, batch_id: int, journal_position: int
+    ) -> None:
         cursor = self._cursor
         cursor.execute("BEGIN TRANSACTION")
         try:
@@ -331,15 +353,6 @@ class SpanWriter:
         except BaseException:
             _rollback(cursor)
             raise
-        self._batch_id = batch_id
-        if journal_position and self._journal is not None:
-            self._committed_position = journal_position
-            self._journal.release(journal_position)
-        if resources is not None:
-            self._known_resources.update(resources.column("resource_id").to_pylist())
-        self.batches_written += 1
-        self.spans_written += spans.num_rows
-        return batch_id
 
     def _new_resources(self, batch: list[DecodedSpans]) -> pa.Table | None:
         """The resources of this group that the database does not hold yet, deduplicated."""

@@ -1,0 +1,146 @@
+"""A tokentrace database in a DuckLake shared by several nodes.
+
+Each node is a DuckDB process (in memory) that attaches the lake: the tables' rows are
+Parquet files under the data path, and their catalog (which files make which table at
+which snapshot) is in PostgreSQL. A commit is a catalog transaction, so every node sees
+what any node committed as soon as its commit returns; the writer acknowledges spans only
+then (lake mode keeps no local journal: a node killed with SIGKILL holds nothing that the
+lake does not).
+
+What one writer per database gave the embedded file, the nodes get from PostgreSQL
+advisory locks (``locks``): migrations run one node at a time, batch numbers follow commit
+order, audit appends are serialised, and one node (the leader) runs the work done once
+per lake.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Final
+
+import duckdb
+
+from tokentrace_backend.storage.batch_numbering import BatchNumbering
+from tokentrace_backend.storage.cluster import RemoteLock
+from tokentrace_backend.storage.database import Database
+from tokentrace_backend.storage.migrations import apply_migrations, lake_dialect
+
+from .extensions import CONNECTION_CONFIG, ExtensionMissing, load_extensions
+from .location import LakeLocation
+from .locks import AdvisoryLock, Leadership, SequencedBatches
+
+logger = logging.getLogger(__name__)
+
+LAKE_NAME: Final = "lake"  # the attached catalog's name in every node's DuckDB
+# How often the leader compacts the lake: merges small Parquet files, expires snapshots
+# and deletes the files no snapshot needs (DuckLake's CHECKPOINT).
+MAINTENANCE_SECONDS: Final = 300.0
+
+
+class LakeUnavailable(RuntimeError):
+    """Lake mode cannot start: an extension is missing or the catalog is unreachable."""
+
+
+class LakeDatabase(Database):
+    """The tables in the lake at ``location``, migrated on first use."""
+
+    def __init__(
+        self,
+        location: LakeLocation,
+        *,
+        memory_limit: str | None = None,
+        threads: int | None = None,
+    ) -> None:
+        self.location = location
+        self.path = Path(location.data_path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        config = dict(CONNECTION_CONFIG)
+        if memory_limit is not None:
+            config["memory_limit"] = memory_limit
+        if threads is not None:
+            config["threads"] = threads
+        connection = duckdb.connect(":memory:", config=config)
+        try:
+            load_extensions(connection)
+        except (ExtensionMissing, duckdb.Error) as error:
+            connection.close()
+            raise LakeUnavailable(str(error)) from None
+        self._locks = {name: AdvisoryLock(location.catalog, name) for name in _LOCK_NAMES}
+        try:
+            with _held(self._locks["schema"]):  # one node creates and migrates at a time
+                connection.execute(
+                    f"ATTACH 'ducklake:postgres:{location.catalog}' AS {LAKE_NAME} "
+                    f"(DATA_PATH '{location.data_path}')"
+                )
+                connection.execute(f"USE {LAKE_NAME}")
+                applied = apply_migrations(connection, lake_dialect)
+        except Exception as error:
+            connection.close()
+            self._close_locks()
+            raise LakeUnavailable(f"{location.shown()}: {error}") from None
+        if applied:
+            logger.info("lake schema migrated: %s", applied)
+        self._adopt(connection)
+        self._leadership = Leadership(self._locks["leader"])
+        self._batches = SequencedBatches(self._locks["batches"])
+        self._maintained = time.monotonic()
+
+    def describe(self) -> str:
+        return self.location.shown()
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        cursor = super().cursor()
+        cursor.execute(f"USE {LAKE_NAME}")  # a cursor starts in the in-memory catalog
+        return cursor
+
+    def leads(self) -> bool:
+        return self._leadership.leads()
+
+    def batch_numbering(self) -> BatchNumbering:
+        return self._batches
+
+    def cluster_lock(self, name: str) -> RemoteLock | None:
+        return self._locks[name]
+
+    def checkpoint(self) -> None:
+        """Nothing to fold: each commit is already in the lake (maintenance is
+        :meth:`maintain`, by the leader)."""
+
+    def maintain(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        """Every ``MAINTENANCE_SECONDS``, on the leader: compact the lake (a stage of the
+        background refresh). A conflict with a node's commit is retried next time."""
+        now = time.monotonic()
+        if now - self._maintained < MAINTENANCE_SECONDS or not self.leads():
+            return
+        self._maintained = now
+        try:
+            cursor.execute("CHECKPOINT")
+        except duckdb.TransactionException as error:
+            logger.warning("lake maintenance deferred: %s", error)
+
+    def close(self) -> None:
+        super().close()
+        self._leadership.close()
+        self._close_locks()
+
+    def _close_locks(self) -> None:
+        for lock in self._locks.values():
+            lock.close()
+
+
+_LOCK_NAMES: Final = ("schema", "batches", "audit-append", "leader")
+
+
+class _held:
+    """``with _held(lock):`` for an :class:`AdvisoryLock`."""
+
+    def __init__(self, lock: AdvisoryLock) -> None:
+        self._lock = lock
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+
+    def __exit__(self, *_: object) -> None:
+        self._lock.release()
