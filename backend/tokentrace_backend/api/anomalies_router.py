@@ -14,6 +14,7 @@ from tokentrace_backend.detect import AnomalyKind, FindingState, Severity
 from tokentrace_backend.detect.finding_states import change_finding_state
 from tokentrace_backend.queries.findings import FindingFilters
 from tokentrace_backend.queries.results import Finding, FindingPage
+from tokentrace_backend.storage.conflicts import retry_on_conflict
 
 from .dependencies import Cursor
 from .errors import NotFound
@@ -91,15 +92,25 @@ def get_anomaly(cursor: Cursor, finding_id: FindingId) -> Finding:
 
 @router.patch("/{finding_id}", response_model=Finding, responses=_NOT_FOUND)
 def change_anomaly_state(cursor: Cursor, finding_id: FindingId, change: StateChange) -> Finding:
-    """Acknowledge, resolve or reopen a finding (recorded in the audit trail with it)."""
-    with audit_transaction(cursor):
-        if not change_finding_state(cursor, finding_id, change.state, actor=change.actor):
-            raise FindingNotFound(finding_id)
-        finding = get_anomaly(cursor, finding_id)
-        append_record(
-            cursor,
-            kind=RecordKind.FINDING_STATE_CHANGED,
-            token_id=finding.token_id,
-            body={"finding_id": finding_id, "state": change.state.value, "actor": change.actor},
-        )
-    return finding
+    """Acknowledge, resolve or reopen a finding (recorded in the audit trail with it).
+    Run again when it loses a write conflict (with the detectors updating findings, on this
+    node or, in lake mode, on the leader)."""
+
+    def transaction() -> Finding:
+        with audit_transaction(cursor):
+            if not change_finding_state(cursor, finding_id, change.state, actor=change.actor):
+                raise FindingNotFound(finding_id)
+            finding = get_anomaly(cursor, finding_id)
+            append_record(
+                cursor,
+                kind=RecordKind.FINDING_STATE_CHANGED,
+                token_id=finding.token_id,
+                body={
+                    "finding_id": finding_id,
+                    "state": change.state.value,
+                    "actor": change.actor,
+                },
+            )
+        return finding
+
+    return retry_on_conflict(transaction, what="a finding's state change")

@@ -24,6 +24,7 @@ from tokentrace_backend.audit import APPEND_LOCK, RecordKind, append_record
 from tokentrace_backend.derived import LifecycleRegistration, register_lifecycle
 from tokentrace_backend.queries.results import LifecycleEvent
 from tokentrace_backend.queries.timestamps import NS_PER_SECOND, ns_from_datetime
+from tokentrace_backend.storage.conflicts import retry_on_conflict
 
 from .dependencies import Cursor, Derived, NowNs
 from .errors import invalid_parameter
@@ -166,8 +167,13 @@ def register_lifecycle_event(
         actor=body.actor,
         expires_ns=body.expires_at,
     )
-    with APPEND_LOCK:  # taken before the derived tables' lock, as everywhere
-        stored = register_lifecycle(cursor, derived, registration, within=_audit_registration)
+
+    def transaction() -> dict[str, Any]:
+        with APPEND_LOCK:  # taken before the derived tables' lock, as everywhere
+            return register_lifecycle(cursor, derived, registration, within=_audit_registration)
+
+    # It updates token_dim, as the refresh does (on this node, or on a lake's leader).
+    stored = retry_on_conflict(transaction, what="a lifecycle registration")
     return queries.lifecycle_event(stored, role="token")
 
 

@@ -49,7 +49,9 @@ class PostgresServer:
         argv = [str(self.bin_dir / tool), *arguments]
         if self._as_postgres:
             argv = ["runuser", "-u", SUPERUSER, "--", *argv]
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+        done = subprocess.run(  # noqa: S603 - the PostgreSQL tools, arguments of ours
+            argv, capture_output=True, text=True, timeout=120, check=False
+        )
         if done.returncode != 0:
             raise RuntimeError(f"{tool} failed ({done.returncode}): {done.stderr or done.stdout}")
 
