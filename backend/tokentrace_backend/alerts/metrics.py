@@ -11,7 +11,11 @@ counter, so there is nothing to keep in step:
   ``client_disconnected``, ``client_limit``, ``buffer_full``; ingest/counters.py);
 - ``tokentrace_derived_batches_behind``, ``tokentrace_derived_spans_behind`` (gauges):
   what the derived per-token tables have not taken yet;
-- ``tokentrace_derived_seconds_since_refresh`` (gauge): since their refresh last ran;
+- ``tokentrace_derived_seconds_since_refresh`` (gauge): since their refresh last ran (on
+  this process: in lake mode, read it on the leader);
+- ``tokentrace_leader`` (gauge): 1 when this process runs the work done once per database
+  (deriving, detecting, alerting, auditing, retention): always for a file, one node of a
+  lake;
 - ``tokentrace_alert_deliveries{rule,status}`` (gauge), ``tokentrace_alert_rules`` (gauge).
 """
 
@@ -68,8 +72,10 @@ class BackendMetrics(Collector):
         rules: Sequence[AlertRule] = (),
         clock: Callable[[], float] = time.monotonic,
         dropped: DropCounter | None = None,
+        leads: Callable[[], bool] | None = None,
     ) -> None:
         self._database = database
+        self._leads = leads
         self._spans = spans
         self._dropped = dropped
         self._rules = tuple(rules)
@@ -109,6 +115,12 @@ class BackendMetrics(Collector):
         yield dropped
         yield GaugeMetricFamily(
             "tokentrace_alert_rules", "Alert rules configured.", value=len(self._rules)
+        )
+        yield GaugeMetricFamily(
+            "tokentrace_leader",
+            "1 when this process derives, detects, alerts, audits and retains for the "
+            "database (a file's one process; one node of a lake).",
+            value=1 if self._leads is None or self._leads() else 0,
         )
 
     def _findings(self, cursor: duckdb.DuckDBPyConnection) -> Metric:

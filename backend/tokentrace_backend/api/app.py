@@ -101,7 +101,7 @@ def create_api_app(
     derived = derived_tables_of(database)
     detector = detection or Detection()
     metrics = BackendMetrics(
-        database, spans=span_counter, rules=alert_rules, dropped=dropped_requests
+        database, spans=span_counter, rules=alert_rules, dropped=dropped_requests, leads=leads
     )
     auditor = audit or AuditFollower()
     feed = ChangeFeed()

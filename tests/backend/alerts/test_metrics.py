@@ -171,3 +171,14 @@ def test_metrics_are_open_without_a_key(database: Database) -> None:
         text = httpx.get(url + "/metrics").text
     assert samples(text)[("tokentrace_spans_ingested_total", ())] == 0
     assert "# TYPE tokentrace_findings gauge" in text
+
+
+def test_the_leader_gauge_follows_the_leadership(database: Database) -> None:
+    """1 for a file's one process (no ``leads``); in lake mode, whatever ``leads`` says at
+    each scrape."""
+    assert samples(BackendMetrics(database).render().decode())[("tokentrace_leader", ())] == 1
+    leading = [False]
+    metrics = BackendMetrics(database, leads=lambda: leading[0])
+    assert samples(metrics.render().decode())[("tokentrace_leader", ())] == 0
+    leading[0] = True
+    assert samples(metrics.render().decode())[("tokentrace_leader", ())] == 1

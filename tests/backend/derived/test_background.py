@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import pytest
 
 from tokentrace_backend.derived import RefreshSchedule
+from tokentrace_backend.derived.background import BackgroundRefresh
+from tokentrace_backend.storage import Database
 
 
 def test_without_a_writer_it_runs_every_interval() -> None:
@@ -43,3 +48,49 @@ def test_a_quick_refresh_under_load_still_waits_an_interval() -> None:
 def test_the_duty_cycle_must_be_a_fraction(duty: float) -> None:
     with pytest.raises(ValueError, match="busy_duty"):
         RefreshSchedule(busy_duty=duty)
+
+
+class _CountingDerived:
+    """Stands in for ``DerivedTables``: counts the refreshes the thread asked for."""
+
+    def __init__(self) -> None:
+        self.catch_ups = 0
+
+    def catch_up(self, cursor: object, *, compact: bool, max_spans: int | None) -> None:
+        self.catch_ups += 1
+
+
+def _run_briefly(leads: Callable[[], bool], database: Database) -> tuple[int, int, int]:
+    derived = _CountingDerived()
+    calls = {"stage": 0, "observer": 0}
+    refresher = BackgroundRefresh(
+        database,
+        derived,  # type: ignore[arg-type]
+        RefreshSchedule(interval=0.01, idle_after=0.0),
+        stages=[lambda _: calls.__setitem__("stage", calls["stage"] + 1)],
+        observers=[lambda _: calls.__setitem__("observer", calls["observer"] + 1)],
+        leads=leads,
+    )
+    refresher.start()
+    deadline = time.monotonic() + 10
+    while calls["observer"] < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    refresher.stop()
+    return derived.catch_ups, calls["stage"], calls["observer"]
+
+
+def test_a_node_that_does_not_lead_derives_nothing_but_still_observes(
+    database: Database,
+) -> None:
+    """Lake mode: only the leader refreshes and runs the stages; the change feed (an
+    observer) runs on every node."""
+    catch_ups, stages, observers = _run_briefly(lambda: False, database)
+    assert (catch_ups, stages) == (0, 0)
+    assert observers >= 2
+
+
+def test_the_leader_derives_and_runs_the_stages(database: Database) -> None:
+    catch_ups, stages, observers = _run_briefly(lambda: True, database)
+    assert catch_ups >= 1
+    assert stages >= 1
+    assert observers >= 2
