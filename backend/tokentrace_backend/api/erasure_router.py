@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from tokentrace_backend.audit import erase_token
 from tokentrace_backend.derived import IngestActivity
+from tokentrace_backend.storage import Database
 
 from .dependencies import Cursor, Derived
 from .errors import NotFound
@@ -56,6 +57,8 @@ def erase(
     erased = erase_token(cursor, token, actor=actor, exclusive=derived.exclusive)
     if erased is None:
         raise NothingToErase(token)
+    database: Database = request.app.state.database
+    database.purge_deleted(cursor)  # a lake's older snapshots still hold the rows
     return ErasureOut(
         token_id=token,
         rows=erased.rows,

@@ -115,6 +115,11 @@ class Database:
         """Periodic upkeep, a stage of the background refresh: nothing for a file (DuckDB
         checkpoints it by itself)."""
 
+    def purge_deleted(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        """Make rows deleted so far unreadable by any means the database offers (after an
+        erasure): nothing to do for a file, which keeps no older versions; a lake does
+        (time travel)."""
+
     def close(self) -> None:
         """Close the connection (idempotent). Committed data is already durable."""
         with self._lock:

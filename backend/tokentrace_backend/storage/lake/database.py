@@ -24,6 +24,7 @@ import duckdb
 
 from tokentrace_backend.storage.batch_numbering import BatchNumbering
 from tokentrace_backend.storage.cluster import RemoteLock
+from tokentrace_backend.storage.conflicts import retry_on_conflict
 from tokentrace_backend.storage.database import Database
 from tokentrace_backend.storage.migrations import apply_migrations, lake_dialect
 
@@ -37,6 +38,11 @@ LAKE_NAME: Final = "lake"  # the attached catalog's name in every node's DuckDB
 # How often the leader compacts the lake: merges small Parquet files, expires snapshots
 # and deletes the files no snapshot needs (DuckLake's CHECKPOINT).
 MAINTENANCE_SECONDS: Final = 300.0
+# DuckLake keeps every snapshot (time travel) and every file until told: deleted rows (of
+# retention, of an erasure) would stay readable ``AT (VERSION => n)`` and on disk. The
+# leader's maintenance expires snapshots older than this and removes the files they alone
+# used.
+LAKE_OPTIONS: Final = {"expire_older_than": "1 hour", "delete_older_than": "1 hour"}
 
 
 class LakeUnavailable(RuntimeError):
@@ -76,6 +82,8 @@ class LakeDatabase(Database):
                 )
                 connection.execute(f"USE {LAKE_NAME}")
                 applied = apply_migrations(connection, lake_dialect)
+                for option, value in LAKE_OPTIONS.items():
+                    connection.execute(f"CALL {LAKE_NAME}.set_option('{option}', '{value}')")
         except Exception as error:
             connection.close()
             self._close_locks()
@@ -119,6 +127,21 @@ class LakeDatabase(Database):
             cursor.execute("CHECKPOINT")
         except duckdb.TransactionException as error:
             logger.warning("lake maintenance deferred: %s", error)
+
+    def purge_deleted(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        """Make deleted rows unreadable now, not at the next maintenance: rewrite every data
+        file that has deletions, expire every older snapshot, remove the files no snapshot
+        uses (after an erasure). A query of another node still reading a removed file fails
+        and can be asked again."""
+
+        def purge() -> None:
+            cursor.execute(
+                f"CALL ducklake_rewrite_data_files('{LAKE_NAME}', delete_threshold => 0)"
+            )
+            cursor.execute(f"CALL ducklake_expire_snapshots('{LAKE_NAME}', older_than => now())")
+            cursor.execute(f"CALL ducklake_cleanup_old_files('{LAKE_NAME}', cleanup_all => true)")
+
+        retry_on_conflict(purge, what="purging deleted rows from the lake")
 
     def close(self) -> None:
         super().close()
