@@ -50,7 +50,7 @@ from tokentrace_backend.ingest import (
 from tokentrace_backend.ingest.counters import IngestCounters
 from tokentrace_backend.retention import Retention, RetentionRun
 from tokentrace_backend.settings import AuditSettings, ServeSettings
-from tokentrace_backend.storage import Database
+from tokentrace_backend.storage import Database, open_database
 from tokentrace_backend.storage.journal import IngestJournal, journal_path
 from tokentrace_backend.storage.writer import SpanWriter
 
@@ -149,26 +149,14 @@ async def serve(settings: ServeSettings, out: TextIO = sys.stdout) -> None:
 
 
 def _open_database(settings: ServeSettings) -> Database:
-    """The embedded DuckDB file, or in lake mode the shared lake (imported only then: it
-    needs the ``tokentrace[lake]`` extra)."""
-    if settings.lake is None:
-        return Database(
-            settings.db_path,
-            memory_limit=settings.duckdb_memory_limit,
-            checkpoint_threshold=settings.duckdb_checkpoint_threshold,
-            threads=settings.duckdb_threads,
-        )
-    try:
-        from tokentrace_backend.storage.lake import LakeDatabase, LakeLocation
-        from tokentrace_backend.storage.lake.location import LakeLocationError
-    except ImportError as error:
-        raise SettingsError(f"lake mode needs tokentrace[lake] ({error})") from None
-    try:
-        location = LakeLocation.parse(settings.lake.catalog, settings.lake.data_path)
-    except LakeLocationError as error:
-        raise SettingsError(str(error)) from None
-    return LakeDatabase(
-        location, memory_limit=settings.duckdb_memory_limit, threads=settings.duckdb_threads
+    """The embedded DuckDB file, or in lake mode the shared lake."""
+    lake = settings.lake
+    return open_database(
+        settings.db_path,
+        lake=None if lake is None else (lake.catalog, lake.data_path),
+        memory_limit=settings.duckdb_memory_limit,
+        checkpoint_threshold=settings.duckdb_checkpoint_threshold,
+        threads=settings.duckdb_threads,
     )
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Final
+from urllib.parse import urlsplit
 
 from tokentrace import SettingsError
 
@@ -149,7 +150,8 @@ TOKENTRACE_DATA_PATH: Final = "TOKENTRACE_DATA_PATH"
 """Lake mode: the directory, shared by the nodes, that holds the lake's Parquet files."""
 
 DEFAULT_DB_PATH: Final = Path("tokentrace.duckdb")
-LAKE_AUDIT_KEY_NAME: Final = "tokentrace"  # <data path>/tokentrace.audit-key in lake mode
+LAKE_AUDIT_KEY_NAME: Final = "tokentrace"
+CATALOG_SCHEMES: Final = ("postgresql", "postgres")  # <data path>/tokentrace.audit-key in lake mode
 AUDIT_KEY_SUFFIX: Final = ".audit-key"
 DECODER_CHOICES: Final = ("auto", "native", "python")
 CLIENT_IP_CHOICES: Final = ("keep", "truncate", "drop")
@@ -372,7 +374,7 @@ def audit_key_path(db_path: Path) -> Path:
 
 @dataclass(frozen=True)
 class LakeSettings:
-    """Lake mode's catalog URL and data path (checked by ``storage.lake.LakeLocation``)."""
+    """Lake mode's catalog URL (PostgreSQL) and data path (a shared directory)."""
 
     catalog: str
     data_path: str
@@ -395,6 +397,19 @@ class LakeSettings:
             raise SettingsError(
                 f"lake mode needs both --catalog ({TOKENTRACE_CATALOG}) and --data-path "
                 f"({TOKENTRACE_DATA_PATH})"
+            )
+        parts = urlsplit(catalog)
+        if parts.scheme not in CATALOG_SCHEMES or not parts.hostname or not parts.path.strip("/"):
+            raise SettingsError(
+                f"--catalog ({TOKENTRACE_CATALOG}) must be a PostgreSQL URL such as "
+                "postgresql://USER@HOST:PORT/DATABASE"
+            )
+        if "'" in catalog or "'" in data_path:
+            raise SettingsError("--catalog and --data-path may not contain quotes")
+        if "://" in data_path:
+            raise SettingsError(
+                f"--data-path ({TOKENTRACE_DATA_PATH}) must be a directory: object storage "
+                "URLs are not supported by this build (docs/production.md)"
             )
         return cls(catalog=catalog, data_path=data_path)
 

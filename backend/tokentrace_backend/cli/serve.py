@@ -125,15 +125,14 @@ def run_serve(arguments: argparse.Namespace) -> int:
     import duckdb
 
     from tokentrace_backend.server import serve  # heavy imports only when serving
+    from tokentrace_backend.storage import LakeUnavailable
 
     try:
         asyncio.run(serve(settings))
     except duckdb.IOException as error:  # typically: another process holds the file's lock
         print(f"tokentrace serve: cannot open {settings.db_path}: {error}", file=sys.stderr)
         return 1
-    except RuntimeError as error:
-        if type(error).__name__ != "LakeUnavailable":  # storage.lake: no catalog, no extension
-            raise
+    except LakeUnavailable as error:  # no lake extra, no catalog, a bad location
         print(f"tokentrace serve: {error}", file=sys.stderr)
         return 1
     except SettingsError as error:  # found while starting (TOKENTRACE_DECODER=native, say)

@@ -27,6 +27,7 @@ from tokentrace_backend.storage.cluster import RemoteLock
 from tokentrace_backend.storage.conflicts import retry_on_conflict
 from tokentrace_backend.storage.database import Database
 from tokentrace_backend.storage.migrations import apply_migrations, lake_dialect
+from tokentrace_backend.storage.opening import LakeUnavailable
 
 from .extensions import CONNECTION_CONFIG, ExtensionMissing, load_extensions
 from .location import LakeLocation
@@ -43,10 +44,6 @@ MAINTENANCE_SECONDS: Final = 300.0
 # leader's maintenance expires snapshots older than this and removes the files they alone
 # used.
 LAKE_OPTIONS: Final = {"expire_older_than": "1 hour", "delete_older_than": "1 hour"}
-
-
-class LakeUnavailable(RuntimeError):
-    """Lake mode cannot start: an extension is missing or the catalog is unreachable."""
 
 
 class LakeDatabase(Database):
