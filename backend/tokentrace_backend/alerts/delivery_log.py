@@ -37,6 +37,31 @@ LIFECYCLE: Final = "lifecycle"
 """The sources of alerts: a delivery's key is (rule, source, the id in that source)."""
 
 
+# No sequences, RETURNING or ON CONFLICT here: the same statements run on DuckDB and on
+# DuckLake (lake mode), which has none of them. Ids of alert_lifecycle rows follow the
+# largest in use (nor below a lifecycle delivery's: ids of deleted rows are not handed out
+# again); only the dispatcher's thread inserts them, in the transaction that reads it.
+_LIFECYCLE_BASE: Final = (
+    "SELECT greatest((SELECT coalesce(max(id), 0) FROM alert_lifecycle),"
+    " (SELECT coalesce(max(source_id), 0) FROM alert_deliveries WHERE source = 'lifecycle'))"
+)
+# The rules of the candidates (rule, id) not recorded before: those that get a delivery.
+_NEW_DELIVERIES: Final = (
+    "SELECT DISTINCT c.rule_name"
+    " FROM (SELECT unnest($rule_names) AS rule_name, unnest($source_ids) AS source_id) AS c"
+    " WHERE NOT EXISTS (SELECT 1 FROM alert_deliveries AS d WHERE d.rule_name = c.rule_name"
+    " AND d.source = $source AND d.source_id = c.source_id)"
+)
+_LIFECYCLE_EVALUATED: Final = (
+    "MERGE INTO alert_state AS s"
+    " USING (SELECT 'lifecycle' AS name, CAST($now_ns AS BIGINT) AS now_ns) AS e"
+    " ON s.name = e.name"
+    " WHEN MATCHED THEN UPDATE SET last_updated_ns = greatest(s.last_updated_ns, e.now_ns)"
+    " WHEN NOT MATCHED THEN INSERT (name, last_finding_id, last_updated_ns)"
+    " VALUES (e.name, 0, e.now_ns)"
+)
+
+
 @dataclass(frozen=True)
 class Marks:
     """How far the dispatcher has read: findings up to ``finding_id``, changes up to
@@ -104,10 +129,13 @@ def record_lifecycle_changes(
     cursor.execute("BEGIN TRANSACTION")
     try:
         if changes.entered:
-            rows = run(
+            row = cursor.execute(_LIFECYCLE_BASE).fetchone()
+            base = int(row[0]) if row else 0
+            run(
                 cursor,
                 load_sql("alerts/record_lifecycle_on"),
                 {
+                    "base": base,
                     "token_ids": [entered.token_id for entered in changes.entered],
                     "states": [entered.state for entered in changes.entered],
                     "owners": [entered.owner for entered in changes.entered],
@@ -115,23 +143,16 @@ def record_lifecycle_changes(
                     "details": [json.dumps(entered.details) for entered in changes.entered],
                     "now_ns": changes.now_ns,
                 },
-            ).fetchall()
-            ids = {(token_id, state): int(id_) for id_, token_id, state in rows}
-            alerts = [
-                (rule, ids[(entered.token_id, entered.state)])
-                for rule, entered in ((r, changes.entered[i]) for r, i in deliveries)
-            ]
+            )
+            # changes.entered[i] got the id base + i + 1 (record_lifecycle_on.sql).
+            alerts = [(rule, base + i + 1) for rule, i in deliveries]
             added = _add_pending(cursor, LIFECYCLE, alerts, now_ns)
         if changes.left:
             cursor.execute(
                 "UPDATE alert_lifecycle SET off_ns = $now_ns WHERE list_contains($ids, id)",
                 {"now_ns": changes.now_ns, "ids": changes.left},
             )
-        cursor.execute(
-            "INSERT INTO alert_state VALUES ('lifecycle', 0, $now_ns) ON CONFLICT (name)"
-            " DO UPDATE SET last_updated_ns = greatest(last_updated_ns, excluded.last_updated_ns)",
-            {"now_ns": changes.now_ns},
-        )
+        cursor.execute(_LIFECYCLE_EVALUATED, {"now_ns": changes.now_ns})
         cursor.execute("COMMIT")
     except BaseException:
         cursor.execute("ROLLBACK")
@@ -145,18 +166,21 @@ def _add_pending(
     deliveries: Sequence[tuple[str, int]],
     now_ns: int,
 ) -> set[str]:
+    """Record ``deliveries`` (rule name, id in ``source``) not recorded before as pending;
+    returns their rules. Called in the caller's transaction: the rules are read before the
+    insert (no RETURNING on DuckLake), and nothing else records deliveries meanwhile (the
+    dispatcher's thread alone does)."""
     if not deliveries:
         return set()
-    rows = run(
-        cursor,
-        load_sql("alerts/record_pending"),
-        {
-            "source": source,
-            "rule_names": [rule for rule, _ in deliveries],
-            "source_ids": [source_id for _, source_id in deliveries],
-            "now_ns": now_ns,
-        },
-    ).fetchall()
+    parameters = {
+        "source": source,
+        "rule_names": [rule for rule, _ in deliveries],
+        "source_ids": [source_id for _, source_id in deliveries],
+        "now_ns": now_ns,
+    }
+    rows = run(cursor, _NEW_DELIVERIES, parameters).fetchall()
+    if rows:
+        run(cursor, load_sql("alerts/record_pending"), parameters)
     return {str(rule) for (rule,) in rows}
 
 

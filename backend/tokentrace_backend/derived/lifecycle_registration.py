@@ -37,6 +37,21 @@ class LifecycleRegistration:
     expires_ns: int | None = None
 
 
+def stored_row(registration: LifecycleRegistration) -> dict[str, Any]:
+    """The ``token_lifecycle`` row that derived/lifecycle_registration.sql stores for
+    ``registration``, column by column."""
+    return {
+        "token_id": registration.token_id,
+        "new_token_id": registration.new_token_id,
+        "event": registration.event,
+        "actor": registration.actor,
+        "at_ns": registration.at_ns,
+        "trace_id": None,
+        "source": "api",
+        "expires_ns": registration.expires_ns,
+    }
+
+
 def register_lifecycle(
     cursor: duckdb.DuckDBPyConnection,
     derived: DerivedTables,
@@ -54,15 +69,12 @@ def register_lifecycle(
     with derived.exclusive():
         cursor.execute("BEGIN TRANSACTION")
         try:
-            stored = run(cursor, load_sql("derived/lifecycle_registration"), parameters)
-            columns = [column[0] for column in stored.description or ()]
-            row = stored.fetchone()
-            assert row is not None  # INSERT ... RETURNING one row
+            run(cursor, load_sql("derived/lifecycle_registration"), parameters)
             run(cursor, _UPDATE_EXPIRY, parameters)
             if within is not None:
-                within(cursor, dict(zip(columns, row, strict=True)))
+                within(cursor, stored_row(registration))
             cursor.execute("COMMIT")
         except BaseException:
             cursor.execute("ROLLBACK")
             raise
-    return dict(zip(columns, row, strict=True))
+    return stored_row(registration)

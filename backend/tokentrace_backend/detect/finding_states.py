@@ -22,9 +22,11 @@ def change_finding_state(
     A resolved finding stays resolved for the evidence it covered: detection opens a new
     finding for what comes later (detect/findings_merge.sql).
     """
+    # No RETURNING (DuckLake has none): an UPDATE answers one row, the number of rows it
+    # changed, on DuckDB and on DuckLake alike; ids are unique, so 1 or 0.
     row = cursor.execute(
         "UPDATE findings SET state = $state, state_changed_by = $actor, updated_at_ns = $now"
-        " WHERE id = $id RETURNING id",
+        " WHERE id = $id",
         {
             "state": state.value,
             "actor": actor,
@@ -32,4 +34,4 @@ def change_finding_state(
             "id": finding_id,
         },
     ).fetchone()
-    return row is not None
+    return row is not None and int(row[0]) > 0

@@ -40,11 +40,25 @@ WHERE f.state <> 'resolved' AND f.kind = c.kind AND f.subject = c.subject
   AND f.token_id IS NOT DISTINCT FROM c.token_id
   AND f.client_address IS NOT DISTINCT FROM c.client_address;
 
+-- The new findings get their ids here, not from a sequence (DuckLake, lake mode, has
+-- none): the next ones after the largest in use, in order of first evidence (then the
+-- key, which is unique among the candidates). Safe because one thread alone inserts
+-- findings, the detection stage (detect/detection.py, under its lock), and in the
+-- transaction that reads the largest id. Nor below the dispatcher's mark
+-- (alert_state 'findings'): were the latest findings deleted, their ids are not handed out
+-- again, so a new finding is neither skipped by the dispatcher nor taken for an old one.
 INSERT INTO findings (
-    kind, token_id, client_address, subject, severity, summary, baseline, evidence,
+    id, kind, token_id, client_address, subject, severity, summary, baseline, evidence,
     first_ns, last_ns, detected_at_ns, updated_at_ns
 )
 SELECT
+    greatest(
+        (SELECT coalesce(max(id), 0) FROM findings),
+        (SELECT coalesce(max(last_finding_id), 0) FROM alert_state WHERE name = 'findings')
+    ) + row_number() OVER (
+        ORDER BY c.first_ns, c.kind, c.token_id NULLS FIRST, c.client_address NULLS FIRST,
+            c.subject
+    ) AS id,
     c.kind, c.token_id, c.client_address, c.subject, c.severity, c.summary, c.baseline,
     c.evidence, c.first_ns, c.last_ns, $now_ns, $now_ns
 FROM detect_candidates AS c
@@ -54,4 +68,4 @@ WHERE NOT EXISTS (
       AND f.token_id IS NOT DISTINCT FROM c.token_id
       AND f.client_address IS NOT DISTINCT FROM c.client_address
 )
-ORDER BY c.first_ns
+ORDER BY id
