@@ -13,8 +13,10 @@
 set -euo pipefail
 
 # Pinned versions. OCB and the collector components move together (see manifest.yaml).
+# v0.161.0, not newer: this machine's module proxy refuses (403) the loadbalancing exporter
+# (opentelemetry-collector-contrib/exporter/loadbalancingexporter) at v0.162.0-v0.165.0.
 OCB_MODULE="go.opentelemetry.io/collector/cmd/builder"
-OCB_VERSION="v0.165.0"
+OCB_VERSION="v0.161.0"
 # Jaeger v2 is released from the root module, whose v2.x tags are not valid Go module
 # versions; its v1.76.0 tag (= Jaeger v2.13.0) is the newest version this machine's module
 # proxy serves. Its go.mod has a replace directive, so `go install module@version` refuses
