@@ -413,6 +413,12 @@ class LakeSettings:
             )
         return cls(catalog=catalog, data_path=data_path)
 
+    @property
+    def audit_key_base(self) -> Path:
+        """What the audit key's default path is beside (``audit_key_path``): the lake's
+        ``<data path>/tokentrace.audit-key`` is shared by every node."""
+        return Path(self.data_path) / LAKE_AUDIT_KEY_NAME
+
 
 @dataclass(frozen=True)
 class ServeSettings:
@@ -508,9 +514,7 @@ class ServeSettings:
             geoip_db=_geoip_db(os.environ if environ is None else environ),
             retention=RetentionSettings.resolve(retention, rollup_retention, environ),
             audit=AuditSettings.resolve(
-                Path(lake.data_path) / LAKE_AUDIT_KEY_NAME
-                if lake is not None
-                else db_path or default_db_path(environ),
+                lake.audit_key_base if lake is not None else db_path or default_db_path(environ),
                 environ,
             ),
             lake=lake,

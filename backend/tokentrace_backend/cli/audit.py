@@ -1,6 +1,7 @@
 """``tokentrace audit verify|export|public-key`` and ``tokentrace erase``: the audit trail
-of a stopped server's database (DuckDB lets one process open the file), and an export
-verified with the public key alone (docs/audit.md)."""
+of a stopped server's database (DuckDB lets one process open the file) or of a lake (its
+nodes may run meanwhile: ``--catalog`` and ``--data-path``), and an export verified with
+the public key alone (docs/audit.md)."""
 
 from __future__ import annotations
 
@@ -29,8 +30,15 @@ from tokentrace_backend.audit import (
 )
 from tokentrace_backend.audit.export import write_jsonl, write_parquet
 from tokentrace_backend.audit.signing import sign_checkpoint
-from tokentrace_backend.settings import AuditSettings, default_db_path, duckdb_memory_limit
-from tokentrace_backend.storage import Database
+from tokentrace_backend.settings import (
+    TOKENTRACE_CATALOG,
+    TOKENTRACE_DATA_PATH,
+    AuditSettings,
+    LakeSettings,
+    default_db_path,
+    duckdb_memory_limit,
+)
+from tokentrace_backend.storage import Database, LakeUnavailable, open_database
 from tokentrace_backend.storage.journal import IngestJournal, journal_path
 from tokentrace_backend.storage.writer import SpanWriter
 
@@ -54,7 +62,7 @@ def add_commands(subparsers: Subparsers) -> None:
             "(--export FILE --public-key KEY). Exits 1 naming the first bad record."
         ),
     )
-    verify.add_argument("--db", type=Path, default=None, help=_DB_HELP)
+    _add_location(verify)
     verify.add_argument("--export", type=Path, default=None, metavar="FILE", help="an export")
     verify.add_argument(
         "--public-key",
@@ -73,7 +81,7 @@ def add_commands(subparsers: Subparsers) -> None:
         ),
     )
     export.add_argument("--format", choices=FORMATS, default="jsonl")
-    export.add_argument("--db", type=Path, default=None, help=_DB_HELP)
+    _add_location(export)
     export.add_argument(
         "--output", type=Path, default=None, metavar="FILE", help="default: stdout (jsonl)"
     )
@@ -85,7 +93,7 @@ def add_commands(subparsers: Subparsers) -> None:
         help="print the public key that verifies the checkpoints (PEM)",
         description="Print the public half of the database's audit key, as PEM.",
     )
-    public.add_argument("--db", type=Path, default=None, help=_DB_HELP)
+    _add_location(public)
     public.add_argument("--hex", action="store_true", help="the 32 raw bytes as hex instead")
     public.set_defaults(func=run_public_key)
     erase = subparsers.add_parser(
@@ -98,9 +106,30 @@ def add_commands(subparsers: Subparsers) -> None:
         ),
     )
     erase.add_argument("token_id", metavar="TOKEN_ID", help="32 hex characters")
-    erase.add_argument("--db", type=Path, default=None, help=_DB_HELP)
+    _add_location(erase)
     erase.add_argument("--actor", default=None, help="who asked for it (recorded)")
     erase.set_defaults(func=run_erase)
+
+
+def _add_location(parser: argparse.ArgumentParser) -> None:
+    """``--db``, or a lake's ``--catalog`` and ``--data-path`` (as ``tokentrace serve``)."""
+    parser.add_argument("--db", type=Path, default=None, help=_DB_HELP)
+    parser.add_argument(
+        "--catalog",
+        default=None,
+        metavar="URL",
+        help=f"a lake's PostgreSQL catalog (default: ${TOKENTRACE_CATALOG}; tokentrace[lake])",
+    )
+    parser.add_argument(
+        "--data-path",
+        default=None,
+        metavar="DIR",
+        help=f"the lake's data path (default: ${TOKENTRACE_DATA_PATH})",
+    )
+
+
+def _lake(arguments: argparse.Namespace) -> LakeSettings | None:
+    return LakeSettings.resolve(arguments.catalog, arguments.data_path)
 
 
 def _fail(command: str, message: str, code: int = 2) -> int:
@@ -109,17 +138,31 @@ def _fail(command: str, message: str, code: int = 2) -> int:
 
 
 def _open(command: str, arguments: argparse.Namespace) -> Database | int:
+    try:
+        lake = _lake(arguments)
+    except SettingsError as error:
+        return _fail(command, str(error))
     path: Path = arguments.db or default_db_path()
-    if not path.is_file():
+    if lake is None and not path.is_file():
         return _fail(command, f"no database at {path}")
     try:
-        return Database(path, memory_limit=duckdb_memory_limit())
+        database = open_database(
+            path,
+            lake=None if lake is None else (lake.catalog, lake.data_path),
+            memory_limit=duckdb_memory_limit(),
+        )
     except duckdb.IOException as error:  # typically: tokentrace serve holds the file's lock
         return _fail(command, f"cannot open {path}: {error}", 1)
+    except LakeUnavailable as error:
+        return _fail(command, str(error), 1)
+    APPEND_LOCK.bind(database.cluster_lock("audit-append"))  # a lake's nodes append too
+    return database
 
 
 def _key_path(arguments: argparse.Namespace) -> Path:
-    return AuditSettings.resolve(arguments.db or default_db_path()).key_path
+    lake = _lake(arguments)
+    base = lake.audit_key_base if lake is not None else arguments.db or default_db_path()
+    return AuditSettings.resolve(base).key_path
 
 
 def _signing_key(arguments: argparse.Namespace) -> Ed25519PrivateKey | None:
@@ -229,6 +272,8 @@ def run_erase(arguments: argparse.Namespace) -> int:
             writer.close()
         with database.reader() as cursor:
             erased = erase_token(cursor, token_id, actor=arguments.actor)
+            if erased is not None:
+                database.purge_deleted(cursor)  # a lake's older snapshots hold the rows
             if erased is not None and key is not None:
                 with APPEND_LOCK:
                     sign_checkpoint(cursor, key)
