@@ -11,8 +11,9 @@ hashes commit to those digests (records.py), so the chain still verifies. The er
 itself a record, ``token.erased``, whose ``token_id`` is the redacted digest.
 
 Everything happens in one transaction, under ``APPEND_LOCK`` and, on a live server, with
-the derived tables' refresh held off (``exclusive``). A conflicting write of the detectors
-(they update the profiles in their own transactions) makes the erasure retry.
+the derived tables' refresh held off (``exclusive``). It updates the state rows of the
+stages that write per-token rows (``_FENCES``), so a transaction of theirs in flight and
+the erasure conflict: the loser runs again, and the erasure retries.
 """
 
 from __future__ import annotations
@@ -131,7 +132,24 @@ def _count(cursor: duckdb.DuckDBPyConnection, sql: str, parameters: dict[str, An
     return int(row[0]) if row else 0
 
 
+# Each stage that writes per-token rows updates its state row in the transaction that
+# writes them. Touching those rows here makes any such transaction in flight (it may have
+# read the token's rows before this erasure began) conflict with the erasure: one of the
+# two runs again after the other committed, so nothing erased comes back. Within a process
+# ``exclusive`` holds the refresh off already; the fences also cover the detectors, the
+# retention job and the alert dispatcher, and in lake mode the leader's, on another node
+# (a DuckLake has no keys whose violation would catch a re-inserted row).
+_FENCES: Final = (
+    "UPDATE derived_state SET last_batch_id = last_batch_id",
+    "UPDATE detect_state SET last_batch_id = last_batch_id",
+    "UPDATE retention_state SET runs = runs",
+    "UPDATE alert_state SET last_updated_ns = last_updated_ns",
+)
+
+
 def _erase(cursor: duckdb.DuckDBPyConnection, token_id: str, actor: str | None) -> Erasure | None:
+    for fence in _FENCES:
+        cursor.execute(fence)
     named = {"token_id": token_id}
     rows: dict[str, int] = {}
     for entry in TOKEN_ROWS:  # DELETE and UPDATE answer the number of rows they changed

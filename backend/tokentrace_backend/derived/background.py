@@ -29,6 +29,7 @@ from typing import Protocol
 import duckdb
 
 from tokentrace_backend.derived.refresh import DerivedTables
+from tokentrace_backend.storage.conflicts import log_failure
 from tokentrace_backend.storage.database import ReadableDatabase
 
 logger = logging.getLogger(__name__)
@@ -160,8 +161,8 @@ class BackgroundRefresh:
                     for stage in (*stages, *self._observers):
                         try:
                             stage(cursor)
-                        except Exception:  # the others go on; this one retries next round
-                            logger.exception("%s failed", stage)
+                        except Exception as error:  # the others go on; it retries next round
+                            log_failure(logger, error, str(stage))
             except Exception:
                 logger.exception("the stages after the refresh failed")
 
@@ -190,8 +191,8 @@ class BackgroundRefresh:
                     for follower in self._followers:
                         try:
                             follower(cursor)
-                        except Exception:  # the refresh goes on; the follower retries next time
-                            logger.exception("%s failed after a refresh", follower)
-            except Exception:  # keep serving: the next round retries
-                logger.exception("refreshing the derived per-token tables failed")
+                        except Exception as error:  # the refresh goes on; it retries next time
+                            log_failure(logger, error, f"{follower} after a refresh")
+            except Exception as error:  # keep serving: the next round retries
+                log_failure(logger, error, "refreshing the derived per-token tables")
             self._schedule.record(started, time.monotonic())

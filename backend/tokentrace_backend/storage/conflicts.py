@@ -2,8 +2,10 @@
 
 DuckDB (and DuckLake across nodes) commits optimistically: when two transactions change
 the same table's rows (or a lake table one deleted from while the other inserted), the
-second to commit fails with a ``TransactionException`` whose text says "conflict". Its
-changes were rolled back, so running the whole transaction again is safe.
+second to commit fails with a ``TransactionException`` whose text says "conflict" (in a
+lake, PostgreSQL's "could not serialize access" can surface too, as a plain
+``duckdb.Error``). Its changes were rolled back, so running the whole transaction again
+is safe.
 """
 
 from __future__ import annotations
@@ -24,8 +26,14 @@ _T = TypeVar("_T")
 
 
 def is_conflict(error: BaseException) -> bool:
-    """Whether ``error`` is a transaction that lost a write-write conflict."""
-    return isinstance(error, duckdb.TransactionException) and "conflict" in str(error).lower()
+    """Whether ``error`` is a transaction that lost a write-write conflict: DuckDB's (or
+    DuckLake's) own, or PostgreSQL's serialization failure under a lake's catalog."""
+    if not isinstance(error, duckdb.Error):
+        return False
+    text = str(error).lower()
+    if isinstance(error, duckdb.TransactionException) and "conflict" in text:
+        return True
+    return "could not serialize access" in text
 
 
 def retry_on_conflict(transaction: Callable[[], _T], *, what: str) -> _T:
@@ -35,10 +43,31 @@ def retry_on_conflict(transaction: Callable[[], _T], *, what: str) -> _T:
     for attempt in range(1, ATTEMPTS + 1):
         try:
             return transaction()
-        except duckdb.TransactionException as error:
+        except duckdb.Error as error:
             if attempt == ATTEMPTS or not is_conflict(error):
                 raise
             logger.info("%s lost a write conflict (attempt %d), retrying: %s", what, attempt, error)
         time.sleep(wait)
         wait *= 2
     raise AssertionError("unreachable")
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether running the same work again later can succeed: a lost conflict, or in a
+    lake a data file removed (by a purge after an erasure) while a query that started
+    before it still wanted it."""
+    if is_conflict(error):
+        return True
+    text = str(error)
+    return (
+        isinstance(error, duckdb.IOException) and "Cannot open file" in text and "ducklake" in text
+    )
+
+
+def log_failure(log: logging.Logger, error: BaseException, what: str) -> None:
+    """Log a failed round of background work that will be run again: one line for a
+    transient failure (``is_transient``), the traceback for anything else."""
+    if is_transient(error):
+        log.warning("%s failed, retried at the next round: %s", what, error)
+    else:
+        log.error("%s failed", what, exc_info=error)

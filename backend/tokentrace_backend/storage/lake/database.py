@@ -43,7 +43,17 @@ MAINTENANCE_SECONDS: Final = 300.0
 # retention, of an erasure) would stay readable ``AT (VERSION => n)`` and on disk. The
 # leader's maintenance expires snapshots older than this and removes the files they alone
 # used.
-LAKE_OPTIONS: Final = {"expire_older_than": "1 hour", "delete_older_than": "1 hour"}
+#
+# No rows are inlined into the catalog (DuckLake's default keeps inserts of up to 10 rows
+# in PostgreSQL tables): deleted inlined rows stayed in those tables after an erasure's
+# purge, and flushing them while the leader's stages ran crashed DuckDB 1.5.5 ("Attempted
+# to access index 0 within vector of size 0", the database invalidated). Every commit
+# writes a Parquet file instead; the maintenance merges the small ones.
+LAKE_OPTIONS: Final = {
+    "expire_older_than": "1 hour",
+    "delete_older_than": "1 hour",
+    "data_inlining_row_limit": "0",
+}
 
 
 class LakeDatabase(Database):
@@ -126,10 +136,10 @@ class LakeDatabase(Database):
             logger.warning("lake maintenance deferred: %s", error)
 
     def purge_deleted(self, cursor: duckdb.DuckDBPyConnection) -> None:
-        """Make deleted rows unreadable now, not at the next maintenance: rewrite every data
-        file that has deletions, expire every older snapshot, remove the files no snapshot
-        uses (after an erasure). A query of another node still reading a removed file fails
-        and can be asked again."""
+        """Make deleted rows unreadable now, not at the next maintenance (after an
+        erasure): rewrite every data file that has deletions, expire every older
+        snapshot, remove the files no snapshot uses. A query of another node still
+        reading a removed file fails and can be asked again."""
 
         def purge() -> None:
             cursor.execute(

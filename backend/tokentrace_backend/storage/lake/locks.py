@@ -118,10 +118,13 @@ class Leadership:
         self._lock = lock
         self._guard = threading.Lock()
         self._leads = False
+        self._closed = False
         self._checked = float("-inf")
 
     def leads(self) -> bool:
         with self._guard:
+            if self._closed:  # a stopping node takes no lead
+                return False
             now = time.monotonic()
             if now - self._checked < self.CHECK_SECONDS:
                 return self._leads
@@ -136,6 +139,7 @@ class Leadership:
 
     def close(self) -> None:
         with self._guard:
+            self._closed = True
             self._lock.close()
             self._leads = False
 
