@@ -11,7 +11,7 @@ which holds a cluster-wide lock from drawing a number to the commit.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Protocol
 
 import duckdb
@@ -24,6 +24,11 @@ class BatchNumbering(Protocol):
 
     def start(self, cursor: duckdb.DuckDBPyConnection) -> None:
         """Resume after the highest batch the database holds."""
+        ...
+
+    def turn(self) -> AbstractContextManager[None]:
+        """The writer's turn to take a group and commit it (re-entrant): in a lake, no
+        other node commits meanwhile."""
         ...
 
     def next_batch(self) -> AbstractContextManager[int]:
@@ -41,6 +46,9 @@ class LocalBatchNumbering:
     def start(self, cursor: duckdb.DuckDBPyConnection) -> None:
         row = cursor.execute(LAST_BATCH_ID).fetchone()
         self._last = int(row[0]) if row else 0
+
+    def turn(self) -> AbstractContextManager[None]:
+        return nullcontext()  # one writer: always its turn
 
     @contextmanager
     def next_batch(self) -> Iterator[int]:

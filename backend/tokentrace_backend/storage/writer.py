@@ -236,19 +236,23 @@ class SpanWriter:
     # --- the writer thread ---------------------------------------------------------------
 
     def _run(self) -> None:
-        while True:
-            group = self._take_group()
-            if not group:
-                return
-            self._write_group(group)
+        while self._wait_for_work():
+            # In a lake the turn is the cluster-wide commit lock: while a node waits for it,
+            # requests keep arriving, and the group taken once it has it holds them all
+            # (the fixed cost of a commit is paid once for more spans).
+            with self._numbering.turn():
+                group = self._take_group()
+                if group:
+                    self._write_group(group)
 
-    def _take_group(self) -> list[_Pending]:
-        """Block until there is work; take up to batch_spans spans (at least one request)."""
+    def _wait_for_work(self) -> bool:
+        """Block until there is work (and, not closing, until the linger and gather waits
+        are over); False once closing with nothing left."""
         with self._condition:
             while not self._pending and not self._closing:
                 self._condition.wait()
             if not self._pending:
-                return []
+                return False
             if self._linger_seconds and not self._closing:
                 deadline = self._pending[0].queued_at + self._linger_seconds
                 while self._pending_spans < self._batch_spans and not self._closing:
@@ -263,6 +267,11 @@ class SpanWriter:
                     if remaining <= 0 or self._closing:
                         break
                     self._condition.wait(remaining)
+            return True
+
+    def _take_group(self) -> list[_Pending]:
+        """Take up to batch_spans spans of what is queued (at least one request)."""
+        with self._condition:
             group: list[_Pending] = []
             taken = 0
             while self._pending and (

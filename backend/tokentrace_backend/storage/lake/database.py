@@ -38,11 +38,11 @@ logger = logging.getLogger(__name__)
 LAKE_NAME: Final = "lake"  # the attached catalog's name in every node's DuckDB
 # How often the leader compacts the lake: merges small Parquet files, expires snapshots
 # and deletes the files no snapshot needs (DuckLake's CHECKPOINT).
-MAINTENANCE_SECONDS: Final = 300.0
+MAINTENANCE_SECONDS: Final = 120.0
 # DuckLake keeps every snapshot (time travel) and every file until told: deleted rows (of
 # retention, of an erasure) would stay readable ``AT (VERSION => n)`` and on disk. The
-# leader's maintenance expires snapshots older than this and removes the files they alone
-# used.
+# leader's maintenance expires snapshots older than this (nothing here reads an older
+# version) and removes the files they alone used, once no query can still be reading them.
 #
 # No rows are inlined into the catalog (DuckLake's default keeps inserts of up to 10 rows
 # in PostgreSQL tables): deleted inlined rows stayed in those tables after an erasure's
@@ -50,8 +50,8 @@ MAINTENANCE_SECONDS: Final = 300.0
 # to access index 0 within vector of size 0", the database invalidated). Every commit
 # writes a Parquet file instead; the maintenance merges the small ones.
 LAKE_OPTIONS: Final = {
-    "expire_older_than": "1 hour",
-    "delete_older_than": "1 hour",
+    "expire_older_than": "5 minutes",
+    "delete_older_than": "5 minutes",
     "data_inlining_row_limit": "0",
 }
 

@@ -145,15 +145,17 @@ class Leadership:
 
 
 class SequencedBatches:
-    """Batch numbers in commit order across the nodes: the ``batches`` lock is held from
-    drawing a number (a PostgreSQL sequence) until the commit returns, so a number that
-    is visible is above every number that becomes visible later."""
+    """Batch numbers in commit order across the nodes: the ``batches`` lock is held for
+    the writer's whole turn, from taking its group through drawing a number (a PostgreSQL
+    sequence) to the commit, so a number that is visible is above every number that
+    becomes visible later. Only the writer's thread takes turns."""
 
     def __init__(self, lock: AdvisoryLock) -> None:
         self._lock = lock
+        self._depth = 0
 
     def start(self, cursor: duckdb.DuckDBPyConnection) -> None:
-        with self._locked():
+        with self.turn():
             row = cursor.execute("SELECT coalesce(max(batch_id), 0) FROM spans").fetchone()
             first = (int(row[0]) if row else 0) + 1
             self._lock.connection().execute(
@@ -161,18 +163,22 @@ class SequencedBatches:
             )
 
     @contextmanager
+    def turn(self) -> Iterator[None]:
+        if self._depth == 0:
+            self._lock.acquire()
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+            if self._depth == 0:
+                self._lock.release()
+
+    @contextmanager
     def next_batch(self) -> Iterator[int]:
-        with self._locked():
+        with self.turn():
             row = (
                 self._lock.connection().execute("SELECT nextval(%s)", (BATCH_SEQUENCE,)).fetchone()
             )
             assert row is not None
             yield int(str(row[0]))
-
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        self._lock.acquire()
-        try:
-            yield
-        finally:
-            self._lock.release()
