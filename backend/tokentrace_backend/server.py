@@ -107,6 +107,7 @@ async def serve(settings: ServeSettings, out: TextIO = sys.stdout) -> None:
             audit=auditor,
             dropped_requests=counters,
             leads=database.leads,
+            data_version=database.data_version,
         )
         servers = [
             _QuietSignalsServer(_config(otlp_app, settings.host, settings.otlp_port, "off")),

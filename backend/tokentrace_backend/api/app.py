@@ -56,6 +56,7 @@ def create_api_app(
     audit: AuditFollower | None = None,
     dropped_requests: DropCounter | None = None,
     leads: Callable[[], bool] | None = None,
+    data_version: Callable[[duckdb.DuckDBPyConnection], int | None] | None = None,
 ) -> FastAPI:
     """The FastAPI app serving ``/api/*`` and the dashboard at ``/`` (``dashboard``).
 
@@ -88,7 +89,8 @@ def create_api_app(
 
     ``leads`` (lake mode: ``database.leads``) says whether this node runs the refresh,
     the detectors, the audit follower and the ``followers``; every node answers from the
-    tables the leader derives.
+    tables the leader derives. ``data_version`` (``database.data_version``) lets the
+    background refresh skip rounds while nothing changed.
 
     ``clock`` (unix nanoseconds) is the API's now for the lifecycle: the default time of a
     registered event and the instant the lifecycle states are evaluated at.
@@ -118,6 +120,7 @@ def create_api_app(
             stages=[detector.follow, auditor.catch_up, *followers],
             observers=[feed.note],
             leads=leads,
+            data_version=data_version,
         )
         refresher.start()
         try:

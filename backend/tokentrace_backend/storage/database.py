@@ -111,6 +111,12 @@ class Database:
         with self.reader() as cursor:
             cursor.execute("CHECKPOINT")
 
+    def data_version(self, cursor: duckdb.DuckDBPyConnection) -> int | None:
+        """A number that changes with every commit, when one is cheap to read (lets the
+        background refresh skip rounds while nothing changed); None for a file, whose own
+        "anything new?" queries cost microseconds."""
+        return None
+
     def maintain(self, cursor: duckdb.DuckDBPyConnection) -> None:
         """Periodic upkeep, a stage of the background refresh: nothing for a file (DuckDB
         checkpoints it by itself)."""

@@ -94,3 +94,32 @@ def test_the_leader_derives_and_runs_the_stages(database: Database) -> None:
     assert catch_ups >= 1
     assert stages >= 1
     assert observers >= 2
+
+
+def test_rounds_are_skipped_while_the_data_version_stays(database: Database) -> None:
+    """Lake mode: while the lake's snapshot id does not move, the refresh and the stages
+    do not run (each query over a lake costs catalog round trips); a new version wakes
+    them."""
+    derived = _CountingDerived()
+    version = [5]
+    stages = [0]
+    refresher = BackgroundRefresh(
+        database,
+        derived,  # type: ignore[arg-type]
+        RefreshSchedule(interval=0.01, idle_after=0.0),
+        stages=[lambda _: stages.__setitem__(0, stages[0] + 1)],
+        data_version=lambda _: version[0],
+    )
+    refresher.start()
+    try:
+        time.sleep(1.0)  # dozens of due rounds
+        assert derived.catch_ups == 1
+        assert stages[0] <= 1
+        version[0] = 6  # another node committed
+        deadline = time.monotonic() + 10
+        while derived.catch_ups < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.5)
+        assert derived.catch_ups == 2
+    finally:
+        refresher.stop()

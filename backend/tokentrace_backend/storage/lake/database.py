@@ -119,6 +119,11 @@ class LakeDatabase(Database):
     def cluster_lock(self, name: str) -> RemoteLock | None:
         return self._locks[name]
 
+    def data_version(self, cursor: duckdb.DuckDBPyConnection) -> int | None:
+        """The lake's current snapshot id: every node's commit moves it."""
+        row = cursor.execute("SELECT * FROM ducklake_current_snapshot(?)", [LAKE_NAME]).fetchone()
+        return None if row is None else int(row[0])
+
     def checkpoint(self) -> None:
         """Nothing to fold: each commit is already in the lake (maintenance is
         :meth:`maintain`, by the leader)."""
