@@ -7,16 +7,15 @@ the backend's API and the DuckDB file say about it.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 
 from tests.e2e.pipeline import Pipeline
 from tests.leak_search import file_bytes_holding, stored_secrets
+from tests.polling import wait_for
 from tokentrace_backend.scenario.stack import scenario_fingerprinter
 from tokentrace_backend.scenario.tokens import ScenarioToken, scenario_tokens, token_by_name
 from tokentrace_backend.scenario.traffic import drive
@@ -24,19 +23,6 @@ from tokentrace_backend.scenario.traffic import drive
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ROUNDS = 3
-T = TypeVar("T")
-
-
-def wait_for(probe: Callable[[], T | None], what: str, timeout: float = 45.0) -> T:
-    """Poll ``probe`` until it returns something truthy (spans travel asynchronously)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.25)
 
 
 def token_id(name: str) -> str:

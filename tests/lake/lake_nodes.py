@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import itertools
 import os
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -22,7 +20,6 @@ LAKE_VENV = REPOSITORY / ".venv-lake"
 LAKE_TOKENTRACE = LAKE_VENV / "bin" / "tokentrace"
 LEADER_LINE = b"this node is now the lake's leader"
 
-T = TypeVar("T")
 _databases = itertools.count(1)
 
 
@@ -59,20 +56,6 @@ def leads(node: Backend) -> bool:
     """Whether the node said it became the leader (and did not say it stopped being it)."""
     text = log_of(node)
     return text.count(LEADER_LINE) > text.count(b"this node is no longer the lake's leader")
-
-
-def wait_for(probe: Callable[[], T | None], what: str, timeout: float = 60.0) -> T:
-    """Poll ``probe`` until it returns something truthy; fail after ``timeout`` seconds,
-    showing the last value it returned."""
-    deadline = time.monotonic() + timeout
-    last: T | None = None
-    while True:
-        last = probe()
-        if last:
-            return last
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
-        time.sleep(0.25)
 
 
 def get_json(base_url: str, path: str, **params: Any) -> Any:

@@ -40,9 +40,9 @@ from tests.lake.lake_nodes import (
     missing,
     new_catalog,
     post_export,
-    wait_for,
 )
 from tests.lake.lake_search import catalog_rows_holding, parquet_rows_holding
+from tests.polling import wait_for
 from tokentrace import attributes as tt
 from tokentrace_backend.scenario import history as histories
 from tokentrace_backend.scenario.pipeline import (
@@ -51,10 +51,11 @@ from tokentrace_backend.scenario.pipeline import (
     Collector,
     Jaeger,
     bin_dir,
+    start_collector,
     start_jaeger,
 )
 from tokentrace_backend.scenario.postgres import PostgresServer
-from tokentrace_backend.scenario.processes import ManagedProcess, free_port, http_ok
+from tokentrace_backend.scenario.processes import ManagedProcess, free_port
 from tokentrace_backend.scenario.stack import Backend, Services, scenario_fingerprinter
 from tokentrace_backend.scenario.tokens import scenario_tokens, token_by_name
 from tokentrace_backend.scenario.traffic import drive
@@ -90,17 +91,6 @@ def collector_binaries() -> Binaries:
     if "loadbalancingexporter" not in listed.stdout:
         missing(f"the load-balancing exporter in {found.collector} (rebuild: collector/build.sh)")
     return found
-
-
-def start_collector_with(
-    binaries: Binaries, config: Path, name: str, log_dir: Path, env: dict[str, str], health: str
-) -> ManagedProcess:
-    """One collector process running ``config``, ready when its health check answers."""
-    process = ManagedProcess(
-        name, [str(binaries.collector), "--config", str(config)], log_dir=log_dir, env=env
-    )
-    process.start().wait_ready(http_ok(f"http://{health}/"))
-    return process
 
 
 @dataclass
@@ -161,9 +151,14 @@ def cluster(
                 "TOKENTRACE_BACKEND_OTLP_ENDPOINT": node.otlp_url,
                 "OTELCOL_RETRY_MAX_ELAPSED": "60s",
             }
-            relay = start_collector_with(
-                binaries, NODE_RELAY_CONFIG, f"relay-{index}", log_dir, env, health
-            )
+            relay = start_collector(
+                binaries,
+                log_dir,
+                env,
+                config=NODE_RELAY_CONFIG,
+                name=f"relay-{index}",
+                health_variable="OTELCOL_NODE_HEALTH_ENDPOINT",
+            ).process
             stops.callback(relay.stop)
             running.relays.append(relay)
             relay_endpoints.append(endpoint)
@@ -177,11 +172,10 @@ def cluster(
             "JAEGER_OTLP_ENDPOINT": f"127.0.0.1:{running.jaeger.otlp_grpc_port}",
             "OTELCOL_RETRY_MAX_ELAPSED": "60s",
         }
-        process = start_collector_with(
-            binaries, LOAD_BALANCING_CONFIG, "load-balancer", log_dir, env, health
+        running.load_balancer = start_collector(
+            binaries, log_dir, env, config=LOAD_BALANCING_CONFIG, name="load-balancer"
         )
-        stops.callback(process.stop)
-        running.load_balancer = Collector(process, int(http_endpoint.rsplit(":", 1)[1]))
+        stops.callback(running.load_balancer.process.stop)
         running.services = Services(otlp_endpoint=running.load_balancer.otlp_url, log_dir=log_dir)
         stops.callback(running.services.stop)
         running.services.start()

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import httpx
 
-from tests.lake.lake_nodes import get_json, lake_node, log_of, wait_for
+from tests.lake.lake_nodes import get_json, lake_node, log_of
 from tests.lake.lake_search import catalog_rows_holding, parquet_rows_holding
+from tests.polling import wait_for
 from tokentrace_backend.scenario import history as histories
 
 

@@ -15,7 +15,8 @@ import duckdb
 import httpx
 import psycopg
 
-from tests.lake.lake_nodes import SpanSpec, export_body, lake_node, post_export, wait_for
+from tests.lake.lake_nodes import SpanSpec, export_body, lake_node, post_export
+from tests.polling import wait_for
 from tokentrace import attributes as tt
 from tokentrace_backend.scenario.processes import free_port
 from tokentrace_backend.scenario.stack import tokentrace_command

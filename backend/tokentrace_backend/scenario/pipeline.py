@@ -149,17 +149,25 @@ def collector_env(jaeger: Jaeger, backend: Backend) -> dict[str, str]:
     }
 
 
-def start_collector(binaries: Binaries, log_dir: Path, env: dict[str, str]) -> Collector:
-    """Start the collector and wait for its health check."""
+def start_collector(
+    binaries: Binaries,
+    log_dir: Path,
+    env: dict[str, str],
+    *,
+    config: Path = COLLECTOR_CONFIG,
+    name: str = "collector",
+    health_variable: str = "OTELCOL_HEALTH_ENDPOINT",
+) -> Collector:
+    """Start the collector with ``config`` (otel-collector.yaml, or lake mode's
+    load-balancing tier or node relay) and wait for the health check at the address of
+    ``env[health_variable]``. Its OTLP/HTTP port is 0 when ``env`` gives it none (a relay
+    takes gRPC only)."""
     process = ManagedProcess(
-        "collector",
-        [str(binaries.collector), "--config", str(COLLECTOR_CONFIG)],
-        log_dir=log_dir,
-        env=env,
+        name, [str(binaries.collector), "--config", str(config)], log_dir=log_dir, env=env
     )
-    process.start().wait_ready(http_ok(f"http://{env['OTELCOL_HEALTH_ENDPOINT']}/"))
-    port = int(env["OTELCOL_OTLP_HTTP_ENDPOINT"].rsplit(":", 1)[1])
-    return Collector(process, port)
+    process.start().wait_ready(http_ok(f"http://{env[health_variable]}/"))
+    http = env.get("OTELCOL_OTLP_HTTP_ENDPOINT")
+    return Collector(process, int(http.rsplit(":", 1)[1]) if http else 0)
 
 
 @dataclass

@@ -34,7 +34,8 @@ def find_postgres_bin() -> Path | None:
 
 
 class PostgresServer:
-    """One server: ``start()``, ``create_database()``, ``stop()`` (idempotent)."""
+    """One server: ``start()``, ``create_database()``, ``stop()`` (idempotent); ``pause()``
+    and ``resume()`` take it away and bring it back with its data (failure tests)."""
 
     def __init__(self, bin_dir: Path, *, port: int | None = None) -> None:
         self.bin_dir = bin_dir
@@ -72,6 +73,10 @@ class PostgresServer:
             "--no-locale",
             "--no-instructions",
         )
+        return self.resume()
+
+    def resume(self) -> PostgresServer:
+        """Start the server on the cluster made by :meth:`start` (after :meth:`pause`)."""
         self._run(
             "pg_ctl",
             "-D",
@@ -88,6 +93,12 @@ class PostgresServer:
         self._running = True
         return self
 
+    def pause(self) -> None:
+        """Stop the server (fast shutdown: clients are disconnected), keeping its data."""
+        if self._running:
+            self._running = False
+            self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
     def url(self, database: str) -> str:
         """The URL of ``database`` on this server, as ``tokentrace serve --catalog`` takes it."""
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
@@ -99,12 +110,10 @@ class PostgresServer:
 
     def stop(self) -> None:
         """Stop the server (fast shutdown) and remove its directory."""
-        if self._running:
-            self._running = False
-            try:
-                self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
-            except RuntimeError:
-                self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        try:
+            self.pause()
+        except RuntimeError:
+            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
         shutil.rmtree(self.work, ignore_errors=True)
 
     def __enter__(self) -> PostgresServer:

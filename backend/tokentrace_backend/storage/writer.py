@@ -61,6 +61,8 @@ _RECORD_POSITION = "UPDATE ingest_journal SET position = ?"
 
 # With a journal, how long a queued request may wait for others to share its commit.
 DEFAULT_JOURNAL_LINGER_SECONDS = 0.1
+# After failing to take a turn (a lake's catalog away), the writer waits this long.
+_NO_TURN_PAUSE_SECONDS = 0.5
 # Replayed records are committed in groups of about this many spans.
 _REPLAY_GROUP_SPANS = 50_000
 
@@ -240,10 +242,15 @@ class SpanWriter:
             # In a lake the turn is the cluster-wide commit lock: while a node waits for it,
             # requests keep arriving, and the group taken once it has it holds them all
             # (the fixed cost of a commit is paid once for more spans).
-            with self._numbering.turn():
-                group = self._take_group()
-                if group:
-                    self._write_group(group)
+            try:
+                with self._numbering.turn():
+                    group = self._take_group()
+                    if group:
+                        self._write_group(group)
+            except Exception as error:  # no turn: the lake's catalog is unreachable
+                logger.error("cannot take the writer's turn to commit: %s", error)
+                self._finish(self._take_group(), error=error)  # their clients retry
+                time.sleep(_NO_TURN_PAUSE_SECONDS)
 
     def _wait_for_work(self) -> bool:
         """Block until there is work (and, not closing, until the linger and gather waits

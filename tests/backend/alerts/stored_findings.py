@@ -9,6 +9,7 @@ from typing import Any
 
 import duckdb
 
+from tests.polling import wait_for
 from tokentrace_backend.alerts.findings import Finding
 from tokentrace_backend.storage.database import ReadableDatabase
 
@@ -122,11 +123,4 @@ def last_handled(database: ReadableDatabase) -> int:
 
 def wait_until(condition: Any, timeout: float = 15.0, what: str = "condition") -> Any:
     """Poll ``condition()`` until it returns something truthy; returns it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
+    return wait_for(condition, what, timeout, interval=0.02)

@@ -1,0 +1,98 @@
+"""The lake's PostgreSQL goes away and comes back: a node refuses exports meanwhile (its
+clients retry) instead of hanging or losing its writer, and acknowledges again after."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.lake.lake_nodes import SpanSpec, export_body, lake_node, missing
+from tests.polling import wait_for
+from tokentrace import attributes as tt
+from tokentrace_backend.scenario.postgres import PostgresServer, find_postgres_bin
+
+SERVER = 2  # opentelemetry.proto Span.SpanKind
+
+
+def _one_request_body(token: str) -> bytes:
+    return export_body(
+        os.urandom(16),
+        [
+            SpanSpec(
+                "gateway",
+                "GET /orders",
+                SERVER,
+                os.urandom(8),
+                attributes=(
+                    (tt.TOKEN_ID, token),
+                    (tt.AUTH_OUTCOME, "success"),
+                    (tt.AUTH_OUTCOME_SOURCE, "recorded"),
+                    ("http.route", "/orders"),
+                    ("http.response.status_code", 200),
+                ),
+            )
+        ],
+        start_ns=time.time_ns(),
+    )
+
+
+def _post(otlp_url: str, body: bytes) -> int:
+    """The status of one export; 0 when the node did not answer within 30 s."""
+    try:
+        return httpx.post(
+            f"{otlp_url}/v1/traces",
+            content=body,
+            headers={"Content-Type": "application/x-protobuf"},
+            timeout=30,
+        ).status_code
+    except httpx.HTTPError:
+        return 0
+
+
+def test_a_node_refuses_exports_while_the_catalog_is_away_and_recovers(
+    lake_tokentrace: list[str], tmp_path: Path
+) -> None:
+    bin_dir = find_postgres_bin()
+    if bin_dir is None:
+        missing("PostgreSQL server binaries for lake mode's tests")
+    assert bin_dir is not None
+    with PostgresServer(bin_dir) as postgres:  # its own server: this test stops it
+        catalog = postgres.create_database("outage")
+        node = lake_node(lake_tokentrace, catalog, tmp_path / "lake", tmp_path, "node")
+        node.start(timeout=90)
+        try:
+            token = os.urandom(16).hex()
+            assert _post(node.otlp_url, _one_request_body(token)) == 200
+
+            postgres.pause()
+            during = [_post(node.otlp_url, _one_request_body(token)) for _ in range(3)]
+            assert all(status >= 500 for status in during), during  # refused, not hung
+            assert node.process is not None and node.process.running
+
+            postgres.resume()
+            after = wait_for(
+                lambda: _post(node.otlp_url, _one_request_body(token)) == 200,
+                "an export acknowledged once the catalog is back",
+                timeout=60,
+                interval=1.0,
+            )
+            assert after
+
+            def counted() -> int | None:
+                answer = httpx.get(
+                    f"{node.api_url}/api/tokens/{token}", params={"since": "1h"}, timeout=20
+                )
+                if answer.status_code == 404:  # not derived yet
+                    return None
+                answer.raise_for_status()
+                requests = int(answer.json()["requests"])
+                return requests if requests >= 2 else None
+
+            # The one before the outage and the ones acknowledged after it (the refused
+            # ones were never acknowledged, and their clients would have sent them again).
+            assert wait_for(counted, "the acknowledged requests counted", timeout=60) >= 2
+        finally:
+            node.stop()
