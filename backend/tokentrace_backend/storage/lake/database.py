@@ -94,7 +94,7 @@ class LakeDatabase(Database):
         except Exception as error:
             connection.close()
             self._close_locks()
-            raise LakeUnavailable(f"{location.shown()}: {error}") from None
+            raise LakeUnavailable(location.scrubbed(f"{location.shown()}: {error}")) from None
         if applied:
             logger.info("lake schema migrated: %s", applied)
         self._adopt(connection)

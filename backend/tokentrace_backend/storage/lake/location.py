@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 
 @dataclass(frozen=True)
@@ -29,3 +29,13 @@ class LakeLocation:
             netloc = f"{parts.username or ''}:***@{netloc.rsplit('@', 1)[1]}"
         catalog = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
         return f"lake {catalog}, data {self.data_path}"
+
+    def scrubbed(self, text: str) -> str:
+        """``text`` (an error of libpq, psycopg or DuckDB) with the catalog's password, as
+        written and percent-decoded, replaced by ``***``."""
+        written = urlsplit(self.catalog).password  # as written: urlsplit does not decode
+        if not written:
+            return text
+        for secret in sorted({written, unquote(written)}, key=len, reverse=True):
+            text = text.replace(secret, "***")
+        return text
