@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tokentrace import attributes as tt
 from tokentrace_backend.scenario.postgres import PostgresServer
 from tokentrace_backend.scenario.stack import Backend
 
@@ -123,3 +125,32 @@ def post_export(otlp_url: str, body: bytes, client: httpx.Client | None = None) 
     return httpx.post(
         f"{otlp_url}/v1/traces", content=body, headers=headers, timeout=30
     ).status_code
+
+
+SERVER_KIND = 2  # opentelemetry.proto Span.SpanKind SERVER
+
+
+def one_request_export(token_id: str, trace_id: bytes | None = None) -> tuple[bytes, bytes]:
+    """(trace id, export body): one accepted ``GET /orders`` of ``token_id`` at the gateway,
+    now."""
+    trace = trace_id or os.urandom(16)
+    body = export_body(
+        trace,
+        [
+            SpanSpec(
+                "gateway",
+                "GET /orders",
+                SERVER_KIND,
+                os.urandom(8),
+                attributes=(
+                    (tt.TOKEN_ID, token_id),
+                    (tt.AUTH_OUTCOME, "success"),
+                    (tt.AUTH_OUTCOME_SOURCE, "recorded"),
+                    ("http.route", "/orders"),
+                    ("http.response.status_code", 200),
+                ),
+            )
+        ],
+        start_ns=time.time_ns(),
+    )
+    return trace, body

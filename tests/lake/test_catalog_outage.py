@@ -4,39 +4,17 @@ clients retry) instead of hanging or losing its writer, and acknowledges again a
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import httpx
 
-from tests.lake.lake_nodes import SpanSpec, export_body, lake_node, missing
+from tests.lake.lake_nodes import lake_node, missing, one_request_export
 from tests.polling import wait_for
-from tokentrace import attributes as tt
 from tokentrace_backend.scenario.postgres import PostgresServer, find_postgres_bin
-
-SERVER = 2  # opentelemetry.proto Span.SpanKind
 
 
 def _one_request_body(token: str) -> bytes:
-    return export_body(
-        os.urandom(16),
-        [
-            SpanSpec(
-                "gateway",
-                "GET /orders",
-                SERVER,
-                os.urandom(8),
-                attributes=(
-                    (tt.TOKEN_ID, token),
-                    (tt.AUTH_OUTCOME, "success"),
-                    (tt.AUTH_OUTCOME_SOURCE, "recorded"),
-                    ("http.route", "/orders"),
-                    ("http.response.status_code", 200),
-                ),
-            )
-        ],
-        start_ns=time.time_ns(),
-    )
+    return one_request_export(token)[1]
 
 
 def _post(otlp_url: str, body: bytes) -> int:

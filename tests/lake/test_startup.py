@@ -8,16 +8,14 @@ import os
 import re
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 import duckdb
 import httpx
 import psycopg
 
-from tests.lake.lake_nodes import SpanSpec, export_body, lake_node, post_export
+from tests.lake.lake_nodes import lake_node, one_request_export, post_export
 from tests.polling import wait_for
-from tokentrace import attributes as tt
 from tokentrace_backend.scenario.processes import free_port
 from tokentrace_backend.scenario.stack import tokentrace_command
 from tokentrace_backend.storage.migrations import (
@@ -27,7 +25,6 @@ from tokentrace_backend.storage.migrations import (
 )
 
 PASSWORD = "s3cret-catalog-pa55word"
-SERVER, CLIENT = 2, 3  # opentelemetry.proto Span.SpanKind
 
 
 def serve(command: list[str], tmp_path: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
@@ -118,27 +115,7 @@ def test_two_nodes_starting_together_on_an_empty_catalog_both_come_up(
             thread.join(120)
         assert errors == []
         # Both are up on the one lake: a trace ingested by one is read from the other.
-        trace_id = os.urandom(16)
-        token = os.urandom(16).hex()
-        body = export_body(
-            trace_id,
-            [
-                SpanSpec(
-                    "gateway",
-                    "GET /orders",
-                    SERVER,
-                    os.urandom(8),
-                    attributes=(
-                        (tt.TOKEN_ID, token),
-                        (tt.AUTH_OUTCOME, "success"),
-                        (tt.AUTH_OUTCOME_SOURCE, "recorded"),
-                        ("http.route", "/orders"),
-                        ("http.response.status_code", 200),
-                    ),
-                )
-            ],
-            start_ns=time.time_ns(),
-        )
+        trace_id, body = one_request_export(os.urandom(16).hex())
         assert post_export(nodes[0].otlp_url, body) == 200
         wait_for(
             lambda: httpx.get(f"{nodes[1].api_url}/api/traces/{trace_id.hex()}").is_success,
