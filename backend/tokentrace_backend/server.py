@@ -125,6 +125,7 @@ async def serve(settings: ServeSettings, out: TextIO = sys.stdout) -> None:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(signum, stop)
         tasks = [asyncio.create_task(server.serve()) for server in servers]
+        watchdog = asyncio.create_task(_stop_when_invalidated(database, stop))
         await _announce_when_started(
             servers, tasks, settings, decoder, description=database.describe(), out=out
         )
@@ -137,6 +138,9 @@ async def serve(settings: ServeSettings, out: TextIO = sys.stdout) -> None:
                 flush=True,
             )
         await asyncio.gather(*tasks)
+        if watchdog.done() and watchdog.result():
+            raise DatabaseInvalidated(f"{database.describe()}: DuckDB invalidated the database")
+        watchdog.cancel()
     finally:
         leader_work.cancel()
         dispatcher.stop()
@@ -159,6 +163,26 @@ def _open_database(settings: ServeSettings) -> Database:
         checkpoint_threshold=settings.duckdb_checkpoint_threshold,
         threads=settings.duckdb_threads,
     )
+
+
+class DatabaseInvalidated(RuntimeError):
+    """DuckDB stopped serving the database after a fatal error: the process must restart."""
+
+
+# How often the server checks that DuckDB still serves the database.
+WATCHDOG_SECONDS = 2.0
+
+
+async def _stop_when_invalidated(database: Database, stop: Callable[[], None]) -> bool:
+    """Stop the servers when DuckDB has invalidated the database (a fatal error: DuckLake
+    1.5.5 does so when its PostgreSQL catalog goes away in the middle of some statements),
+    so that the process exits and its supervisor starts it again; True then."""
+    while True:
+        await asyncio.sleep(WATCHDOG_SECONDS)
+        if await asyncio.to_thread(database.invalidated):
+            logger.error("DuckDB invalidated %s; stopping, to be restarted", database.describe())
+            stop()
+            return True
 
 
 async def _when_leading(database: Database, start: Callable[[], None]) -> None:

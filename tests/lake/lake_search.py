@@ -3,6 +3,7 @@ row of its catalog database (each column as text, ``bytea`` columns also as byte
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import duckdb
@@ -10,18 +11,36 @@ import psycopg
 
 
 def parquet_rows_holding(paths: list[Path], secrets: list[str]) -> list[tuple[str, str]]:
-    """(file, secret) for each secret some decoded row of a Parquet file holds."""
+    """(file, secret) for each secret some decoded row of a Parquet file holds. The nodes
+    may still run: a file being written is read again a moment later, and one a
+    maintenance removed meanwhile holds nothing any more."""
     found: list[tuple[str, str]] = []
     with duckdb.connect(":memory:") as connection:
         for path in paths:
-            rows = connection.execute(
+            rows = _rows_holding(connection, path, secrets)
+            found += [(path.name, secret) for (secret,) in rows]
+    return found
+
+
+def _rows_holding(
+    connection: duckdb.DuckDBPyConnection, path: Path, secrets: list[str]
+) -> list[tuple[str]]:
+    for attempt in range(20):
+        if not path.exists():
+            return []
+        try:
+            rows: list[tuple[str]] = connection.execute(
                 "SELECT DISTINCT s.secret FROM (SELECT CAST(t AS VARCHAR) AS v"
                 " FROM read_parquet(?) AS t) AS r"
                 " JOIN (SELECT unnest(?::VARCHAR[]) AS secret) AS s ON contains(r.v, s.secret)",
                 [str(path), secrets],
             ).fetchall()
-            found += [(path.name, secret) for (secret,) in rows]
-    return found
+            return rows
+        except (duckdb.InvalidInputException, duckdb.IOException):
+            if attempt == 19 and path.exists():
+                raise
+            time.sleep(0.25)  # still being written (or being removed)
+    return []
 
 
 def catalog_rows_holding(

@@ -124,7 +124,7 @@ def run_serve(arguments: argparse.Namespace) -> int:
         return 2
     import duckdb
 
-    from tokentrace_backend.server import serve  # heavy imports only when serving
+    from tokentrace_backend.server import DatabaseInvalidated, serve  # heavy: only to serve
     from tokentrace_backend.storage import LakeUnavailable
 
     try:
@@ -135,6 +135,9 @@ def run_serve(arguments: argparse.Namespace) -> int:
     except LakeUnavailable as error:  # no lake extra, no catalog, a bad location
         print(f"tokentrace serve: {error}", file=sys.stderr)
         return 1
+    except DatabaseInvalidated as error:  # restart it (what it acknowledged is stored)
+        print(f"tokentrace serve: {error}; start it again", file=sys.stderr)
+        return 3
     except SettingsError as error:  # found while starting (TOKENTRACE_DECODER=native, say)
         print(f"tokentrace serve: {error}", file=sys.stderr)
         return 2

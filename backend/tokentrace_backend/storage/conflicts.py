@@ -27,13 +27,28 @@ _T = TypeVar("_T")
 
 def is_conflict(error: BaseException) -> bool:
     """Whether ``error`` is a transaction that lost a write-write conflict: DuckDB's (or
-    DuckLake's) own, or PostgreSQL's serialization failure under a lake's catalog."""
+    DuckLake's) own, or PostgreSQL's serialization failure under a lake's catalog. The
+    errors it led to count too (a ROLLBACK after a failed COMMIT raises "no transaction is
+    active", with the conflict as its context)."""
+    return any(_lost_conflict(cause) for cause in _chain(error))
+
+
+def _lost_conflict(error: BaseException) -> bool:
     if not isinstance(error, duckdb.Error):
         return False
     text = str(error).lower()
     if isinstance(error, duckdb.TransactionException) and "conflict" in text:
         return True
     return "could not serialize access" in text
+
+
+def _chain(error: BaseException | None, depth: int = 8) -> list[BaseException]:
+    """``error`` and the exceptions it was raised from or while handling (a few levels)."""
+    found: list[BaseException] = []
+    while error is not None and len(found) < depth:
+        found.append(error)
+        error = error.__cause__ or error.__context__
+    return found
 
 
 def retry_on_conflict(transaction: Callable[[], _T], *, what: str) -> _T:

@@ -117,6 +117,18 @@ class Database:
         "anything new?" queries cost microseconds."""
         return None
 
+    def invalidated(self) -> bool:
+        """Whether DuckDB has stopped serving this database after a fatal error (every
+        query fails until the process opens it again)."""
+        try:
+            with self.reader() as cursor:
+                cursor.execute("SELECT 1").fetchall()
+        except duckdb.FatalException:
+            return True
+        except duckdb.Error:
+            return False  # something else (a catalog away): not this
+        return False
+
     def maintain(self, cursor: duckdb.DuckDBPyConnection) -> None:
         """Periodic upkeep, a stage of the background refresh: nothing for a file (DuckDB
         checkpoints it by itself)."""
