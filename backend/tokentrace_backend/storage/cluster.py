@@ -36,7 +36,7 @@ class ClusterLock:
         with self._local:
             self._remote = remote
 
-    def __enter__(self) -> ClusterLock:
+    def __enter__(self) -> None:
         self._local.acquire()
         try:
             if self._depth == 0 and self._remote is not None:
@@ -45,7 +45,6 @@ class ClusterLock:
             self._local.release()
             raise
         self._depth += 1
-        return self
 
     def __exit__(
         self,

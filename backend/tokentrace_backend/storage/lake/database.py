@@ -23,7 +23,7 @@ from typing import Final
 import duckdb
 
 from tokentrace_backend.storage.batch_numbering import BatchNumbering
-from tokentrace_backend.storage.cluster import RemoteLock
+from tokentrace_backend.storage.cluster import ClusterLock, RemoteLock
 from tokentrace_backend.storage.conflicts import retry_on_conflict
 from tokentrace_backend.storage.database import Database
 from tokentrace_backend.storage.migrations import apply_migrations, lake_dialect
@@ -82,7 +82,9 @@ class LakeDatabase(Database):
             raise LakeUnavailable(str(error)) from None
         self._locks = {name: AdvisoryLock(location.catalog, name) for name in _LOCK_NAMES}
         try:
-            with _held(self._locks["schema"]):  # one node creates and migrates at a time
+            schema = ClusterLock("schema")
+            schema.bind(self._locks["schema"])
+            with schema:  # one node creates and migrates at a time
                 connection.execute(
                     f"ATTACH 'ducklake:postgres:{location.catalog}' AS {LAKE_NAME} "
                     f"(DATA_PATH '{location.data_path}')"
@@ -166,16 +168,3 @@ class LakeDatabase(Database):
 
 
 _LOCK_NAMES: Final = ("schema", "batches", "audit-append", "leader")
-
-
-class _held:
-    """``with _held(lock):`` for an :class:`AdvisoryLock`."""
-
-    def __init__(self, lock: AdvisoryLock) -> None:
-        self._lock = lock
-
-    def __enter__(self) -> None:
-        self._lock.acquire()
-
-    def __exit__(self, *_: object) -> None:
-        self._lock.release()

@@ -18,6 +18,8 @@ from typing import Final
 import duckdb
 import psycopg
 
+from tokentrace_backend.storage.cluster import ClusterLock
+
 logger = logging.getLogger(__name__)
 
 # pg_advisory_lock(NAMESPACE, key): "tktr", then one key per lock.
@@ -148,35 +150,28 @@ class SequencedBatches:
     """Batch numbers in commit order across the nodes: the ``batches`` lock is held for
     the writer's whole turn, from taking its group through drawing a number (a PostgreSQL
     sequence) to the commit, so a number that is visible is above every number that
-    becomes visible later. Only the writer's thread takes turns."""
+    becomes visible later. The turn is a :class:`ClusterLock` (re-entrant; the remote lock
+    at the outermost level)."""
 
     def __init__(self, lock: AdvisoryLock) -> None:
         self._lock = lock
-        self._depth = 0
+        self._turn = ClusterLock("batches")
+        self._turn.bind(lock)
 
     def start(self, cursor: duckdb.DuckDBPyConnection) -> None:
-        with self.turn():
+        with self._turn:
             row = cursor.execute("SELECT coalesce(max(batch_id), 0) FROM spans").fetchone()
             first = (int(row[0]) if row else 0) + 1
             self._lock.connection().execute(
                 f"CREATE SEQUENCE IF NOT EXISTS {BATCH_SEQUENCE} AS bigint START {first}"
             )
 
-    @contextmanager
-    def turn(self) -> Iterator[None]:
-        if self._depth == 0:
-            self._lock.acquire()
-        self._depth += 1
-        try:
-            yield
-        finally:
-            self._depth -= 1
-            if self._depth == 0:
-                self._lock.release()
+    def turn(self) -> ClusterLock:
+        return self._turn
 
     @contextmanager
     def next_batch(self) -> Iterator[int]:
-        with self.turn():
+        with self._turn:
             row = (
                 self._lock.connection().execute("SELECT nextval(%s)", (BATCH_SEQUENCE,)).fetchone()
             )
